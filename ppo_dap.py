@@ -25,6 +25,8 @@ import torch.optim as optim
 import tyro
 from torch.distributions.normal import Normal
 
+from pretrain_prior import atomic_write, env_spaces
+
 
 @dataclass
 class Args:
@@ -107,17 +109,6 @@ def check_args(args: Args) -> None:
         raise SystemExit(f"error: --save-rollouts {args.save_rollouts} must name a .npz file.")
 
 
-def atomic_write(path: str, write) -> None:
-    """Call `write(file)` on a temporary file beside `path`, then rename it over `path`.
-
-    A crash or Ctrl-C mid-write leaves the previous file (if any) intact.
-    """
-    tmp = f"{path}.tmp"
-    with open(tmp, "wb") as f:
-        write(f)
-    os.replace(tmp, path)
-
-
 class RunningMeanStd:
     """Running mean and variance of a stream of arrays of shape `shape` (parallel-variance update)."""
 
@@ -187,17 +178,10 @@ def make_envs(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
     """A SyncVectorEnv with same-step autoreset (the final observation comes in `infos["final_obs"]`)
     and episode statistics in `infos["episode"]`. Stops with one sentence on an unknown id or a
     non-continuous action space."""
-    if env_id not in gym.registry:
-        raise SystemExit(f"error: --env-id {env_id} is not a registered gymnasium environment (e.g. Walker2d-v4).")
+    env_spaces(env_id)
     envs = gym.vector.SyncVectorEnv(
         [make_env(env_id) for _ in range(num_envs)], autoreset_mode=gym.vector.AutoresetMode.SAME_STEP
     )
-    if not isinstance(envs.single_action_space, gym.spaces.Box):
-        envs.close()
-        raise SystemExit(
-            f"error: --env-id {env_id} has a {type(envs.single_action_space).__name__} action space; "
-            "PPO-DAP needs a continuous (Box) action space."
-        )
     return gym.wrappers.vector.RecordEpisodeStatistics(envs)
 
 

@@ -1,0 +1,423 @@
+"""PPO-DAP offline stage: pretrain a conditional DDPM action prior p(a | s) on logged trajectories.
+
+Read top to bottom: Args, the dataset and its checks, the DDPM (`DiffusionPrior`), the checkpoint
+(`save_prior` / `load_prior`), then `main`, the training loop. METHOD.md section 1 is the reference.
+
+    python pretrain_prior.py --dataset data/walker2d_behaviour.npz --env-id Walker2d-v4
+"""
+
+import math
+import os
+import pickle
+import random
+import time
+import zipfile
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import tyro
+
+PRIOR_FORMAT = "ppo-dap-prior/1"
+
+
+@dataclass
+class Args:
+    dataset: str
+    """the logged trajectories: an .npz with `observations` [N, obs_dim] and `actions` [N, act_dim] (e.g. from `ppo_dap.py --save-rollouts`)"""
+    env_id: str = "Walker2d-v4"
+    """the gymnasium id the data was logged on (gives the dimensions and the action bounds)"""
+    output: Optional[str] = None
+    """where to write the prior checkpoint (default: priors/{env_id}.pt)"""
+    seed: int = 1
+    """seed of the experiment (torch, numpy, random and the held-out split)"""
+    cuda: bool = True
+    """if toggled, cuda is used when it is available"""
+
+    # DDPM
+    num_diffusion_steps: int = 20
+    """T, the number of diffusion steps (proposal cost is K x T network calls per state)"""
+    schedule: str = "cosine"
+    """the beta schedule: `vp` (Diffusion-QL / IDQL) or `cosine` (Nichol & Dhariwal)"""
+    hidden_dim: int = 128
+    """width of the noise network's hidden layers"""
+    num_hidden_layers: int = 3
+    """number of hidden `nn.Linear` layers of the noise network (where LoRA/Adapters attach online)"""
+
+    # Training
+    num_updates: int = 20000
+    """gradient steps"""
+    batch_size: int = 256
+    """transitions per gradient step"""
+    learning_rate: float = 1e-3
+    """Adam's learning rate (cosine-decayed to zero)"""
+    holdout_fraction: float = 0.05
+    """fraction of the transitions held out to report the denoising loss on unseen data"""
+    log_every: int = 1000
+    """gradient steps between progress lines"""
+    action_tolerance: float = 1e-3
+    """how far (in env units) a logged action may lie outside the env's bounds before the dataset is rejected"""
+
+
+# ---------------------------------------------------------------------------------------------------
+# Shared helpers (ppo_dap.py imports these too)
+
+
+def atomic_write(path: str, write: Callable) -> None:
+    """Call `write(file)` on a temporary file beside `path`, then rename it over `path`.
+
+    A crash or Ctrl-C mid-write leaves the previous file (if any) intact.
+    """
+    tmp = f"{path}.tmp"
+    with open(tmp, "wb") as f:
+        write(f)
+    os.replace(tmp, path)
+
+
+def env_spaces(env_id: str, flag: str = "--env-id"):
+    """(observation space, action space) of `env_id`; stops with one sentence on an unknown id or a
+    non-continuous action space."""
+    if env_id not in gym.registry:
+        raise SystemExit(f"error: {flag} {env_id} is not a registered gymnasium environment (e.g. Walker2d-v4).")
+    env = gym.wrappers.FlattenObservation(gym.make(env_id))
+    obs_space, act_space = env.observation_space, env.action_space
+    env.close()
+    if not isinstance(act_space, gym.spaces.Box):
+        raise SystemExit(
+            f"error: {flag} {env_id} has a {type(act_space).__name__} action space; "
+            "PPO-DAP needs a continuous (Box) action space."
+        )
+    return obs_space, act_space
+
+
+# ---------------------------------------------------------------------------------------------------
+# Data: the logged trajectories, checked before any training
+
+
+def load_dataset(path: str, obs_dim: int, act_low: np.ndarray, act_high: np.ndarray, tolerance: float) -> dict:
+    """Read and check a logged-trajectory file. Returns float32 `observations` [N, obs_dim] and
+    `actions` [N, act_dim] (clipped into the bounds) plus the optional `rewards`, `terminations`,
+    `truncations` [N]. Any problem stops with one sentence naming the file."""
+    if not os.path.isfile(path):
+        raise SystemExit(f"error: dataset {path} does not exist.")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            data = {key: npz[key] for key in npz.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+        raise SystemExit(f"error: dataset {path} is not a readable .npz file ({err}).") from err
+    missing = [key for key in ("observations", "actions") if key not in data]
+    if missing:
+        raise SystemExit(f"error: dataset {path} lacks the key(s) {', '.join(missing)}.")
+    obs, actions = data["observations"], data["actions"]
+    act_dim = act_low.shape[0]
+    if obs.ndim != 2 or obs.shape[1] != obs_dim:
+        raise SystemExit(f"error: dataset {path} has observations of shape {obs.shape}, the env needs [N, {obs_dim}].")
+    if actions.ndim != 2 or actions.shape[1] != act_dim:
+        raise SystemExit(f"error: dataset {path} has actions of shape {actions.shape}, the env needs [N, {act_dim}].")
+    if len(obs) == 0:
+        raise SystemExit(f"error: dataset {path} is empty (0 transitions).")
+    for key in ("actions", "rewards", "terminations", "truncations"):
+        if key in data and len(data[key]) != len(obs):
+            raise SystemExit(f"error: dataset {path} has {len(data[key])} {key} but {len(obs)} observations.")
+    for key in ("observations", "actions", "rewards"):
+        if key in data and not np.all(np.isfinite(data[key])):
+            raise SystemExit(f"error: dataset {path} has NaN or infinite values in {key}.")
+    outside = np.maximum(act_low - actions, actions - act_high).max()
+    if outside > tolerance:
+        raise SystemExit(
+            f"error: dataset {path} has actions up to {outside:.3g} outside the env's bounds "
+            f"(tolerance --action-tolerance {tolerance})."
+        )
+    data["observations"] = obs.astype(np.float32)
+    data["actions"] = np.clip(actions, act_low, act_high).astype(np.float32)
+    return data
+
+
+def mean_episode_return(data: dict) -> Optional[float]:
+    """Mean return of the complete episodes in a logged-trajectory dict (None without rewards/flags)."""
+    if not all(key in data for key in ("rewards", "terminations", "truncations")):
+        return None
+    ends = np.nonzero(np.logical_or(data["terminations"], data["truncations"]))[0]
+    if len(ends) == 0:
+        return None
+    sums = np.add.reduceat(data["rewards"].astype(np.float64), np.r_[0, ends[:-1] + 1])
+    return float(sums.mean())
+
+
+# ---------------------------------------------------------------------------------------------------
+# The DDPM action prior
+
+
+def beta_schedule(name: str, num_steps: int) -> torch.Tensor:
+    """Betas [T] for t = 1..T. `vp`: beta_t = 1 - exp(-b_min/T - (b_max - b_min)(2t - 1)/(2T^2)) with
+    b_min 0.1, b_max 10 (Diffusion-QL); `cosine`: Nichol & Dhariwal's alpha-bar, betas capped at 0.999."""
+    t = torch.arange(1, num_steps + 1, dtype=torch.float64)
+    if name == "vp":
+        b_min, b_max = 0.1, 10.0
+        betas = 1.0 - torch.exp(-b_min / num_steps - (b_max - b_min) * (2 * t - 1) / (2 * num_steps**2))
+    elif name == "cosine":
+        s = 0.008
+        f = lambda u: torch.cos((u / num_steps + s) / (1 + s) * math.pi / 2) ** 2  # noqa: E731
+        betas = torch.clamp(1.0 - f(t) / f(t - 1), max=0.999)
+    else:
+        raise ValueError(f"unknown beta schedule {name!r} (use 'vp' or 'cosine')")
+    return betas.float()
+
+
+def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
+    """Sinusoidal embedding of integer timesteps t [B] -> [B, dim]."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(1000.0) * torch.arange(half, device=t.device) / half)
+    angles = t.float()[:, None] * freqs[None]
+    return torch.cat([angles.sin(), angles.cos()], dim=-1)
+
+
+class DiffusionPrior(nn.Module):
+    """Conditional DDPM p(a | s) with epsilon-prediction (Ho et al. 2020).
+
+    Takes raw observations [B, obs_dim] and actions [B, act_dim] in the env's units; inside, the
+    observations are standardised with the dataset's statistics (clipped to +-10) and the actions
+    scaled to [-1, 1] by the env's bounds, which is what makes clipping a0_hat to [-1, 1] right.
+    The noise network is an MLP over [a_t, time embedding, normalised s]; its hidden layers are plain
+    `nn.Linear` modules in `self.hidden`, the places LoRA or Adapters attach online.
+    """
+
+    def __init__(self, obs_dim: int, act_dim: int, *, num_diffusion_steps: int = 20, schedule: str = "cosine",
+                 hidden_dim: int = 128, num_hidden_layers: int = 3, time_dim: int = 16):
+        super().__init__()
+        self.config = dict(obs_dim=obs_dim, act_dim=act_dim, num_diffusion_steps=num_diffusion_steps,
+                           schedule=schedule, hidden_dim=hidden_dim, num_hidden_layers=num_hidden_layers,
+                           time_dim=time_dim)
+        self.obs_dim, self.act_dim, self.num_steps, self.time_dim = obs_dim, act_dim, num_diffusion_steps, time_dim
+
+        # Normalisation statistics (set from the dataset with `set_normalization`, saved as buffers).
+        self.register_buffer("obs_mean", torch.zeros(obs_dim))
+        self.register_buffer("obs_std", torch.ones(obs_dim))
+        self.register_buffer("act_low", -torch.ones(act_dim))
+        self.register_buffer("act_high", torch.ones(act_dim))
+
+        # DDPM: beta schedule and the quantities of the forward and reverse processes, index t - 1.
+        betas = beta_schedule(schedule, num_diffusion_steps)
+        alphas_cumprod = torch.cumprod(1.0 - betas, dim=0)
+        alphas_cumprod_prev = torch.cat([torch.ones(1), alphas_cumprod[:-1]])
+        self.register_buffer("betas", betas)
+        self.register_buffer("alphas_cumprod", alphas_cumprod)
+        self.register_buffer("posterior_variance", betas * (1.0 - alphas_cumprod_prev) / (1.0 - alphas_cumprod))
+        self.register_buffer("posterior_mean_coef1", betas * alphas_cumprod_prev.sqrt() / (1.0 - alphas_cumprod))
+        self.register_buffer(
+            "posterior_mean_coef2", (1.0 - alphas_cumprod_prev) * (1.0 - betas).sqrt() / (1.0 - alphas_cumprod)
+        )
+
+        # Noise network eps_w(a_t, t, s).
+        widths = [act_dim + time_dim + obs_dim] + [hidden_dim] * num_hidden_layers
+        self.hidden = nn.ModuleList(nn.Linear(i, o) for i, o in zip(widths[:-1], widths[1:]))
+        self.out = nn.Linear(hidden_dim, act_dim)
+
+    # -- normalisation ------------------------------------------------------------------------------
+    def set_normalization(self, obs_mean, obs_std, act_low, act_high) -> None:
+        """Store the dataset's observation statistics and the env's action bounds."""
+        for name, value in (("obs_mean", obs_mean), ("obs_std", obs_std), ("act_low", act_low), ("act_high", act_high)):
+            getattr(self, name).copy_(torch.as_tensor(np.asarray(value), dtype=torch.float32))
+
+    def normalize_obs(self, obs: torch.Tensor) -> torch.Tensor:
+        return ((obs - self.obs_mean) / self.obs_std).clamp(-10.0, 10.0)
+
+    def scale_action(self, action: torch.Tensor) -> torch.Tensor:
+        """Env units -> [-1, 1]."""
+        return 2.0 * (action - self.act_low) / (self.act_high - self.act_low) - 1.0
+
+    def unscale_action(self, scaled: torch.Tensor) -> torch.Tensor:
+        """[-1, 1] -> env units."""
+        return self.act_low + (scaled + 1.0) * 0.5 * (self.act_high - self.act_low)
+
+    # -- DDPM ---------------------------------------------------------------------------------------
+    def eps(self, a_t: torch.Tensor, t: torch.Tensor, obs_n: torch.Tensor) -> torch.Tensor:
+        """Predicted noise [B, act_dim] from scaled a_t [B, act_dim], t [B] in 1..T, normalised s [B, obs_dim]."""
+        x = torch.cat([a_t, timestep_embedding(t, self.time_dim), obs_n], dim=-1)
+        for layer in self.hidden:
+            x = F.mish(layer(x))
+        return self.out(x)
+
+    def q_sample(self, a0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """Forward noising a_t = sqrt(abar_t) a_0 + sqrt(1 - abar_t) eps, for scaled a0 [B, act_dim], t [B]."""
+        abar = self.alphas_cumprod[t - 1][:, None]
+        return abar.sqrt() * a0 + (1.0 - abar).sqrt() * noise
+
+    def loss(self, obs: torch.Tensor, actions: torch.Tensor, weights: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Denoising loss ||eps - eps_w(a_t, t, s)||^2 (mean over action dims), t uniform in 1..T;
+        obs [B, obs_dim] and actions [B, act_dim] raw; `weights` [B] give a weighted mean."""
+        a0 = self.scale_action(actions).clamp(-1.0, 1.0)
+        t = torch.randint(1, self.num_steps + 1, (a0.shape[0],), device=a0.device)
+        noise = torch.randn_like(a0)
+        per_sample = ((self.eps(self.q_sample(a0, t, noise), t, self.normalize_obs(obs)) - noise) ** 2).mean(-1)
+        if weights is None:
+            return per_sample.mean()
+        return (weights * per_sample).sum() / weights.sum()
+
+    def sample(self, obs: torch.Tensor, num_samples: int, guidance: Optional[Callable] = None,
+               guidance_scale: float = 0.0) -> torch.Tensor:
+        """Ancestral sampling: raw obs [B, obs_dim] -> actions [B, num_samples, act_dim] in env units.
+
+        a0_hat = (a_t - sqrt(1 - abar_t) eps_w) / sqrt(abar_t) is clipped to [-1, 1]; a_{t-1} is drawn
+        from the posterior N(mean(a0_hat, a_t), beta_tilde_t I), with no noise at the last step.
+        Guidance (optional): `guidance(obs [N, obs_dim], actions [N, act_dim]) -> Q [N]`; each reverse
+        mean is shifted by guidance_scale * beta_tilde_t * grad_a Q(s, a) evaluated at the clean
+        estimate a = a0_hat (not at the noisy a_t, where a clean-action critic is biased).
+        """
+        batch = obs.shape[0]
+        obs_rep = obs.repeat_interleave(num_samples, dim=0)  # [B*K, obs_dim]
+        obs_n = self.normalize_obs(obs_rep)
+        a_t = torch.randn(batch * num_samples, self.act_dim, device=obs.device)
+        for t in range(self.num_steps, 0, -1):
+            t_batch = torch.full((a_t.shape[0],), t, device=obs.device, dtype=torch.long)
+            abar = self.alphas_cumprod[t - 1]
+            a0_hat = ((a_t - (1.0 - abar).sqrt() * self.eps(a_t, t_batch, obs_n)) / abar.sqrt()).clamp(-1.0, 1.0)
+            mean = self.posterior_mean_coef1[t - 1] * a0_hat + self.posterior_mean_coef2[t - 1] * a_t
+            variance = self.posterior_variance[t - 1]
+            if guidance is not None and guidance_scale > 0.0 and t > 1:
+                with torch.enable_grad():
+                    a0_leaf = a0_hat.detach().requires_grad_(True)
+                    q = guidance(obs_rep, self.unscale_action(a0_leaf))
+                    (grad,) = torch.autograd.grad(q.sum(), a0_leaf)
+                mean = mean + guidance_scale * variance * grad
+            a_t = mean + variance.sqrt() * torch.randn_like(a_t) if t > 1 else mean
+        return self.unscale_action(a_t.clamp(-1.0, 1.0)).reshape(batch, num_samples, self.act_dim)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Checkpoint: one file with weights, config, normalisation, env id and provenance
+
+
+def save_prior(path: str, prior: DiffusionPrior, env_id: str, provenance: dict) -> None:
+    """Write the prior to `path` atomically (temporary file, then rename)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    state = {
+        "format": PRIOR_FORMAT,
+        "config": dict(prior.config),
+        "state_dict": {k: v.detach().cpu().clone() for k, v in prior.state_dict().items()},
+        "env_id": env_id,
+        "provenance": provenance,
+    }
+    atomic_write(path, lambda f: torch.save(state, f))
+
+
+def load_prior(path: str, map_location="cpu") -> DiffusionPrior:
+    """A ready `DiffusionPrior` from a checkpoint written by `save_prior`. Its env id and provenance
+    are in `prior.env_id` and `prior.provenance`. Raises ValueError (one sentence) on a file that is
+    missing, unreadable or not a PPO-DAP prior."""
+    if not os.path.isfile(path):
+        raise ValueError(f"prior checkpoint {path} does not exist")
+    # torch.save writes a zip archive; checking that first turns a damaged file into one clear error
+    # (torch.load itself can fail on garbage with almost any exception type).
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"prior checkpoint {path} could not be read; it is damaged or not a torch file")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError) as err:
+        raise ValueError(f"prior checkpoint {path} could not be read ({err})") from err
+    if not isinstance(state, dict) or state.get("format") != PRIOR_FORMAT:
+        raise ValueError(f"prior checkpoint {path} is not a PPO-DAP prior ({PRIOR_FORMAT})")
+    config = dict(state["config"])
+    prior = DiffusionPrior(config.pop("obs_dim"), config.pop("act_dim"), **config)
+    prior.load_state_dict(state["state_dict"])
+    prior.env_id, prior.provenance = state["env_id"], state["provenance"]
+    return prior.to(map_location)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Training
+
+
+def heldout_loss(prior: DiffusionPrior, obs: torch.Tensor, actions: torch.Tensor, seed: int = 0) -> float:
+    """Denoising loss on held-out data with fixed noise and timesteps, so numbers are comparable."""
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        value = prior.loss(obs, actions).item()
+    torch.random.set_rng_state(state)
+    return value
+
+
+def check_args(args: Args) -> None:
+    """Stop with one sentence naming the flag when a setting cannot work."""
+    for flag in ("num_diffusion_steps", "hidden_dim", "num_hidden_layers", "num_updates", "batch_size", "log_every"):
+        if getattr(args, flag) <= 0:
+            raise SystemExit(f"error: --{flag.replace('_', '-')} must be positive, got {getattr(args, flag)}.")
+    if args.schedule not in ("vp", "cosine"):
+        raise SystemExit(f"error: --schedule must be vp or cosine, got {args.schedule}.")
+    if not 0.0 < args.holdout_fraction < 1.0:
+        raise SystemExit(f"error: --holdout-fraction must lie in (0, 1), got {args.holdout_fraction}.")
+
+
+def main(args: Args) -> str:
+    """Pretrain and save the prior; returns the checkpoint path."""
+    check_args(args)
+    output = args.output or os.path.join("priors", f"{args.env_id}.pt")
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(1)  # as in ppo_dap.py: small MLPs, one thread is fastest on the 2-core CPU
+    device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
+
+    # Data: check, split off a held-out part, normalisation statistics from the training part
+    obs_space, act_space = env_spaces(args.env_id)
+    obs_dim = int(np.prod(obs_space.shape))
+    data = load_dataset(args.dataset, obs_dim, act_space.low, act_space.high, args.action_tolerance)
+    num = len(data["observations"])
+    perm = np.random.default_rng(args.seed).permutation(num)
+    num_holdout = max(1, int(round(args.holdout_fraction * num)))
+    if num - num_holdout < 1:
+        raise SystemExit(f"error: dataset {args.dataset} has too few transitions ({num}) to hold some out.")
+    train_idx, holdout_idx = perm[num_holdout:], perm[:num_holdout]
+    obs = torch.tensor(data["observations"], device=device)
+    actions = torch.tensor(data["actions"], device=device)
+    train_obs = obs[train_idx]
+    provenance = {
+        "dataset": os.path.abspath(args.dataset),
+        "transitions": num,
+        "mean_episode_return": mean_episode_return(data),
+    }
+    print(f"dataset {args.dataset}: {num} transitions ({len(holdout_idx)} held out), "
+          f"mean episode return {provenance['mean_episode_return']}")
+
+    prior = DiffusionPrior(obs_dim, act_space.shape[0], num_diffusion_steps=args.num_diffusion_steps,
+                           schedule=args.schedule, hidden_dim=args.hidden_dim,
+                           num_hidden_layers=args.num_hidden_layers).to(device)
+    prior.set_normalization(train_obs.mean(0).cpu(), train_obs.std(0).clamp(min=1e-6).cpu(),
+                            act_space.low, act_space.high)
+    optimizer = torch.optim.Adam(prior.parameters(), lr=args.learning_rate)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.num_updates)
+    print(f"prior: {sum(p.numel() for p in prior.parameters())} parameters, T={args.num_diffusion_steps} "
+          f"({args.schedule}), {args.num_hidden_layers} x {args.hidden_dim} Mish, on {device}")
+
+    start_time = time.time()
+    running = 0.0
+    for update in range(1, args.num_updates + 1):
+        batch = train_idx[np.random.randint(0, len(train_idx), size=args.batch_size)]
+        loss = prior.loss(obs[batch], actions[batch])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        running += loss.item()
+        if update % args.log_every == 0 or update == args.num_updates:
+            steps = args.log_every if update % args.log_every == 0 else update % args.log_every
+            held = heldout_loss(prior, obs[holdout_idx], actions[holdout_idx])
+            print(f"update {update}/{args.num_updates} | train loss {running / steps:.4f} | "
+                  f"held-out loss {held:.4f} | {time.time() - start_time:.0f}s", flush=True)
+            running = 0.0
+
+    provenance.update(heldout_loss=heldout_loss(prior, obs[holdout_idx], actions[holdout_idx]),
+                      num_updates=args.num_updates, seed=args.seed,
+                      train_seconds=round(time.time() - start_time, 1))
+    save_prior(output, prior.cpu(), args.env_id, provenance)
+    print(f"prior saved to {output} (held-out loss {provenance['heldout_loss']:.4f})")
+    return output
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Args))

@@ -1,0 +1,238 @@
+"""Offline stage: the DDPM schedule, forward process, multimodal recovery, training, checkpoints, bad data."""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+import ppo_dap
+import pretrain_prior
+from pretrain_prior import DiffusionPrior, beta_schedule, heldout_loss, load_prior, mean_episode_return, save_prior
+
+
+@pytest.fixture(scope="module")
+def pendulum_dataset(tmp_path_factory):
+    """A small real logged-trajectory file: 1024 transitions of PPO on Pendulum-v1."""
+    folder = tmp_path_factory.mktemp("data")
+    path = str(folder / "pendulum.npz")
+    ppo_dap.main(ppo_dap.Args(env_id="Pendulum-v1", total_timesteps=1024, num_steps=512, num_minibatches=4,
+                              update_epochs=1, runs_dir=str(folder / "runs"), save_rollouts=path, cuda=False))
+    return path
+
+
+def prior_args(dataset, tmp_path, **kw):
+    base = dict(dataset=dataset, env_id="Pendulum-v1", output=str(tmp_path / "prior.pt"), num_updates=200,
+                log_every=100, hidden_dim=32, num_diffusion_steps=5, cuda=False)
+    base.update(kw)
+    return pretrain_prior.Args(**base)
+
+
+# ---------------------------------------------------------------- schedule and forward process
+@pytest.mark.parametrize("schedule", ["vp", "cosine"])
+@pytest.mark.parametrize("steps", [5, 20])
+def test_alphas_cumprod_decreasing_in_unit_interval(schedule, steps):
+    prior = DiffusionPrior(3, 2, num_diffusion_steps=steps, schedule=schedule)
+    abar = prior.alphas_cumprod
+    assert abar.shape == (steps,)
+    assert torch.all(abar > 0) and torch.all(abar < 1)
+    assert torch.all(abar[1:] < abar[:-1])
+    torch.testing.assert_close(abar, torch.cumprod(1 - beta_schedule(schedule, steps), 0))
+
+
+def test_vp_schedule_matches_its_formula():
+    betas = beta_schedule("vp", 5)
+    t = 3
+    expected = 1 - np.exp(-0.1 / 5 - (10 - 0.1) * (2 * t - 1) / (2 * 25))
+    assert betas[t - 1].item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_forward_noising_matches_closed_form_and_one_step_chain():
+    torch.manual_seed(0)
+    prior = DiffusionPrior(1, 1, num_diffusion_steps=10)
+    a0 = torch.full((200_000, 1), 0.6)
+    t = torch.full((200_000,), 7)
+    noise = torch.randn_like(a0)
+    a_t = prior.q_sample(a0, t, noise)
+    abar = prior.alphas_cumprod[6]
+    torch.testing.assert_close(a_t, abar.sqrt() * a0 + (1 - abar).sqrt() * noise)
+    # the closed form has the distribution of seven one-step noisings a_t = sqrt(1-b_t) a_{t-1} + sqrt(b_t) eps
+    chain = a0.clone()
+    for b in prior.betas[:7]:
+        chain = (1 - b).sqrt() * chain + b.sqrt() * torch.randn_like(chain)
+    assert chain.mean().item() == pytest.approx(a_t.mean().item(), abs=0.01)
+    assert chain.var().item() == pytest.approx(a_t.var().item(), rel=0.02)
+    assert a_t.var().item() == pytest.approx(1 - abar.item(), rel=0.02)
+
+
+def test_posterior_last_step_returns_clean_estimate():
+    prior = DiffusionPrior(1, 1)
+    assert prior.posterior_variance[0].item() == pytest.approx(0.0, abs=1e-7)
+    assert prior.posterior_mean_coef1[0].item() == pytest.approx(1.0, abs=1e-5)
+    assert prior.posterior_mean_coef2[0].item() == pytest.approx(0.0, abs=1e-6)
+
+
+# ---------------------------------------------------------------- the sampler recovers a multimodal p(a | s)
+def test_ddpm_recovers_state_dependent_bimodal_distribution():
+    """For state s, a = +0.5 + 0.2 s (prob 0.7) or -0.5 + 0.2 s (prob 0.3), plus N(0, 0.05^2).
+    A Gaussian fit would put most of its mass between the modes; the DDPM must not."""
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+    n = 20_000
+    s = torch.rand(n, 1, generator=g) * 2 - 1
+    upper = torch.rand(n, 1, generator=g) < 0.7
+    actions = torch.where(upper, 0.5 + 0.2 * s, -0.5 + 0.2 * s) + 0.05 * torch.randn(n, 1, generator=g)
+    prior = DiffusionPrior(1, 1)  # default T, schedule and network
+    optimizer = torch.optim.Adam(prior.parameters(), lr=2e-3)
+    for _ in range(3000):
+        idx = torch.randint(0, n, (256,))
+        loss = prior.loss(s[idx], actions[idx])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        samples = prior.sample(torch.tensor([[-0.8], [0.0], [0.7]]), 2000)
+    assert samples.shape == (3, 2000, 1)
+    for i, state in enumerate((-0.8, 0.0, 0.7)):
+        a = samples[i, :, 0]
+        near_upper = ((a - (0.5 + 0.2 * state)).abs() < 0.2).float().mean().item()
+        near_lower = ((a - (-0.5 + 0.2 * state)).abs() < 0.2).float().mean().item()
+        assert 0.6 < near_upper < 0.8, (state, near_upper)
+        assert 0.2 < near_lower < 0.4, (state, near_lower)
+        assert 1 - near_upper - near_lower < 0.06, (state, near_upper, near_lower)
+
+
+def test_weighted_loss_is_weighted_mean_of_per_sample_losses():
+    prior = DiffusionPrior(2, 1, num_diffusion_steps=5)
+    obs, act = torch.randn(4, 2), torch.rand(4, 1) * 2 - 1
+
+    def loss_with(weights):
+        torch.manual_seed(1)  # the same timesteps and noise in every call
+        return prior.loss(obs, act, weights)
+
+    per_sample = torch.stack([loss_with(torch.eye(4)[i]) for i in range(4)])
+    w = torch.tensor([1.0, 2.0, 0.0, 1.0])
+    torch.testing.assert_close(loss_with(w), (w * per_sample).sum() / w.sum())
+    torch.testing.assert_close(loss_with(None), per_sample.mean())
+    torch.testing.assert_close(loss_with(3 * w), loss_with(w))
+
+
+# ---------------------------------------------------------------- training on real data, checkpoints
+def test_loss_falls_on_real_pendulum_data_and_training_is_deterministic(pendulum_dataset, tmp_path):
+    path_a = pretrain_prior.main(prior_args(pendulum_dataset, tmp_path, output=str(tmp_path / "a.pt")))
+    path_b = pretrain_prior.main(prior_args(pendulum_dataset, tmp_path, output=str(tmp_path / "b.pt")))
+    trained, again = load_prior(path_a), load_prior(path_b)
+    for key, value in trained.state_dict().items():
+        assert torch.equal(value, again.state_dict()[key]), key
+
+    data = np.load(pendulum_dataset)
+    obs, act = torch.tensor(data["observations"]), torch.tensor(data["actions"])
+    fresh = DiffusionPrior(3, 1, num_diffusion_steps=5, hidden_dim=32)
+    fresh.load_state_dict({k: v for k, v in trained.state_dict().items()}, strict=True)
+    torch.manual_seed(1)
+    untrained = DiffusionPrior(3, 1, num_diffusion_steps=5, hidden_dim=32)
+    untrained.set_normalization(trained.obs_mean, trained.obs_std, trained.act_low, trained.act_high)
+    assert heldout_loss(trained, obs, act) < 0.8 * heldout_loss(untrained, obs, act)
+
+    prov = trained.provenance
+    assert prov["transitions"] == 1024 and prov["dataset"] == os.path.abspath(pendulum_dataset)
+    assert prov["mean_episode_return"] == pytest.approx(mean_episode_return(dict(data)))
+    assert trained.env_id == "Pendulum-v1" and prov["heldout_loss"] > 0
+
+
+def test_checkpoint_round_trip_gives_identical_samples(tmp_path):
+    torch.manual_seed(0)
+    prior = DiffusionPrior(3, 2, num_diffusion_steps=5, hidden_dim=16)
+    prior.set_normalization(np.array([0.1, 0.2, 0.3]), np.array([1.0, 2.0, 3.0]), np.array([-2.0, -1.0]),
+                            np.array([2.0, 1.0]))
+    path = str(tmp_path / "sub" / "p.pt")
+    save_prior(path, prior, "Pendulum-v1", {"dataset": "x.npz", "transitions": 5, "mean_episode_return": None})
+    loaded = load_prior(path)
+    obs = torch.randn(4, 3)
+    torch.manual_seed(123)
+    before = prior.sample(obs, 7)
+    torch.manual_seed(123)
+    after = loaded.sample(obs, 7)
+    assert before.shape == (4, 7, 2)
+    assert torch.equal(before, after)
+    assert torch.all(after[..., 0].abs() <= 2.0) and torch.all(after[..., 1].abs() <= 1.0)
+    assert loaded.config == prior.config and loaded.provenance["transitions"] == 5
+    assert not [p for p in os.listdir(tmp_path / "sub") if p.endswith(".tmp")]
+
+
+def test_load_prior_errors(tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        load_prior(str(tmp_path / "missing.pt"))
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"this is not a checkpoint")
+    with pytest.raises(ValueError, match="could not be read"):
+        load_prior(str(corrupt))
+    other = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(2)}, other)
+    with pytest.raises(ValueError, match="is not a PPO-DAP prior"):
+        load_prior(str(other))
+
+
+def test_mean_episode_return_counts_complete_episodes():
+    data = {"rewards": np.array([1.0, 2.0, 3.0, 4.0, 5.0]), "terminations": np.array([0, 1, 0, 0, 0]),
+            "truncations": np.array([0, 0, 0, 0, 1])}
+    assert mean_episode_return(data) == pytest.approx((3.0 + 12.0) / 2)
+    assert mean_episode_return({"rewards": np.ones(3)}) is None
+
+
+# ---------------------------------------------------------------- bad datasets
+def write_npz(path, **arrays):
+    np.savez(path, **arrays)
+    return str(path)
+
+
+def good_arrays(n=50):
+    rng = np.random.default_rng(0)
+    return dict(observations=rng.normal(size=(n, 3)).astype(np.float32),
+                actions=rng.uniform(-2, 2, size=(n, 1)).astype(np.float32),
+                rewards=np.zeros(n, np.float32), terminations=np.zeros(n, bool), truncations=np.zeros(n, bool))
+
+
+def bad_datasets(tmp_path):
+    cases = {}
+    a = good_arrays(); del a["actions"]
+    cases["missing"] = (write_npz(tmp_path / "missing.npz", **a), "lacks the key\\(s\\) actions")
+    a = good_arrays(); a["actions"] = a["actions"][:40]
+    cases["lengths"] = (write_npz(tmp_path / "lengths.npz", **a), "has 40 actions but 50 observations")
+    a = good_arrays(); a["rewards"] = a["rewards"][:10]
+    cases["reward_lengths"] = (write_npz(tmp_path / "rl.npz", **a), "has 10 rewards but 50 observations")
+    a = good_arrays(); a["observations"] = np.zeros((50, 17), np.float32)
+    cases["obs_dim"] = (write_npz(tmp_path / "dims.npz", **a), "observations of shape \\(50, 17\\), the env needs \\[N, 3\\]")
+    a = good_arrays(); a["actions"] = np.zeros((50, 6), np.float32)
+    cases["act_dim"] = (write_npz(tmp_path / "adims.npz", **a), "actions of shape \\(50, 6\\), the env needs \\[N, 1\\]")
+    a = good_arrays(); a["observations"][3, 1] = np.nan
+    cases["nan"] = (write_npz(tmp_path / "nan.npz", **a), "NaN or infinite values in observations")
+    a = good_arrays(); a["actions"][5, 0] = np.inf
+    cases["inf"] = (write_npz(tmp_path / "inf.npz", **a), "NaN or infinite values in actions")
+    a = good_arrays(); a["actions"][7, 0] = 2.5
+    cases["bounds"] = (write_npz(tmp_path / "bounds.npz", **a), "actions up to 0.5 outside the env's bounds")
+    a = {k: v[:0] for k, v in good_arrays().items()}
+    cases["empty"] = (write_npz(tmp_path / "empty.npz", **a), "is empty")
+    corrupt = tmp_path / "corrupt.npz"
+    corrupt.write_bytes(b"PK\x03\x04 definitely not a zip")
+    cases["corrupt"] = (str(corrupt), "is not a readable .npz file")
+    cases["absent"] = (str(tmp_path / "absent.npz"), "does not exist")
+    return cases
+
+
+@pytest.mark.parametrize("case", ["missing", "lengths", "reward_lengths", "obs_dim", "act_dim", "nan", "inf",
+                                  "bounds", "empty", "corrupt", "absent"])
+def test_bad_dataset_stops_with_one_sentence_naming_the_file(tmp_path, case):
+    path, message = bad_datasets(tmp_path)[case]
+    output = tmp_path / "prior.pt"
+    output.write_bytes(b"an earlier prior")
+    with pytest.raises(SystemExit, match=message) as err:
+        pretrain_prior.main(prior_args(path, tmp_path, output=str(output)))
+    assert path in str(err.value) and str(err.value).count("\n") == 0
+    assert output.read_bytes() == b"an earlier prior"  # nothing already saved is lost
+
+
+def test_good_small_dataset_trains(tmp_path):
+    path = write_npz(tmp_path / "ok.npz", **good_arrays())
+    out = pretrain_prior.main(prior_args(path, tmp_path, num_updates=5, log_every=5))
+    assert load_prior(out).provenance["transitions"] == 50
