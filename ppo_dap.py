@@ -25,7 +25,7 @@ import torch.optim as optim
 import tyro
 from torch.distributions.normal import Normal
 
-from pretrain_prior import atomic_write, env_spaces
+from pretrain_prior import DiffusionPrior, atomic_write, env_spaces, load_prior
 
 
 @dataclass
@@ -83,6 +83,42 @@ class Args:
     target_kl: Optional[float] = None
     """the target KL divergence threshold (stop the epoch loop early above it)"""
 
+    # DAP arguments (METHOD.md section 2); with --imitation-coef 0 --kl-coef 0 the script is PPO
+    prior_path: Optional[str] = None
+    """the pretrained prior checkpoint (default: priors/{env_id}.pt beside this script)"""
+    peft: str = "lora"
+    """how the frozen prior is adapted online: `lora`, `adapter` or `none` (frozen prior)"""
+    lora_rank: int = 4
+    """rank r of the LoRA update B A"""
+    lora_alpha: float = 8.0
+    """LoRA scaling numerator: the update is (alpha / r) B A"""
+    adapter_dim: int = 16
+    """bottleneck width of each Adapter"""
+    prior_updates: int = 10
+    """(a) PEFT gradient steps per iteration on the fresh rollout"""
+    prior_lr: float = 1e-4
+    """(a) learning rate of the PEFT parameters"""
+    peft_adv_beta: float = 1.0
+    """(a) temperature of the advantage weights exp(A / beta) (A normalised over the batch)"""
+    num_proposals: int = 8
+    """(b) K, actions proposed by the prior per state"""
+    proposal_states: int = 256
+    """(b) states of each batch (drawn at random) that get proposals"""
+    q_lr: float = 1e-3
+    """(c) learning rate of the state-action critic Q_phi"""
+    q_updates: int = 32
+    """(c) gradient steps of Q_phi per iteration on the batch's lambda-returns"""
+    energy_temperature: float = 0.5
+    """(c) tau in units of the batch's advantage spread: w_k = softmax_k(Q(s, a_k) / (tau * std(A)))"""
+    guidance_scale: float = 0.0
+    """(c) critic-gradient guidance inside the reverse diffusion (0 = off)"""
+    imitation_coef: float = 0.1
+    """(d) coefficient of the imitation loss -sum_k w_k log pi(a_k | s)"""
+    kl_coef: float = 0.0
+    """(d) coefficient of KL(pi(.|s) || N(m(s), v(s))) toward the reweighted proposals' moments"""
+    prior_anneal_frac: float = 0.3
+    """(d) fraction of training over which both coefficients decay linearly to zero (then: plain PPO)"""
+
 
 def check_args(args: Args) -> None:
     """Stop with one sentence naming the flag when a setting cannot work."""
@@ -105,6 +141,17 @@ def check_args(args: Args) -> None:
             f"error: --total-timesteps {args.total_timesteps} is smaller than one rollout "
             f"(--num-envs x --num-steps = {batch_size})."
         )
+    if args.peft not in ("lora", "adapter", "none"):
+        raise SystemExit(f"error: --peft must be lora, adapter or none, got {args.peft}.")
+    for flag in ("lora_rank", "adapter_dim", "num_proposals", "proposal_states", "q_updates", "lora_alpha",
+                 "prior_lr", "q_lr", "peft_adv_beta", "energy_temperature"):
+        if not getattr(args, flag) > 0:
+            raise SystemExit(f"error: --{flag.replace('_', '-')} must be positive, got {getattr(args, flag)}.")
+    for flag in ("imitation_coef", "kl_coef", "guidance_scale", "prior_updates"):
+        if getattr(args, flag) < 0:
+            raise SystemExit(f"error: --{flag.replace('_', '-')} must be zero or positive, got {getattr(args, flag)}.")
+    if not 0.0 < args.prior_anneal_frac <= 1.0:
+        raise SystemExit(f"error: --prior-anneal-frac must lie in (0, 1], got {args.prior_anneal_frac}.")
     if args.save_rollouts is not None and not args.save_rollouts.endswith(".npz"):
         raise SystemExit(f"error: --save-rollouts {args.save_rollouts} must name a .npz file.")
 
@@ -244,6 +291,154 @@ def compute_gae(rewards, values, next_values, terminations, dones, gamma: float,
     return advantages, advantages + values
 
 
+# ===================================================================================================
+# DAP: the pieces PPO-DAP adds (METHOD.md section 2), in the order the method uses them.
+
+PEFT_BATCH_SIZE = 256  # (a) transitions per PEFT gradient step
+PEFT_WEIGHT_MAX = 20.0  # (a) advantage weights are normalised to mean 1, then clipped at this value
+Q_BATCH_SIZE = 256  # (c) transitions per Q_phi gradient step
+PROPOSAL_VAR_FLOOR = 1e-2  # (d) floor of the reweighted proposals' variance v(s) in the KL target
+
+
+def load_checked_prior(args: Args, obs_dim: int, act_dim: int, device) -> DiffusionPrior:
+    """DAP: the pretrained prior for `args.env_id`; stops with one sentence when it is missing or was
+    made for another environment or other dimensions. Only this checkpoint is opened, never a dataset."""
+    path = args.prior_path or os.path.join(os.path.dirname(os.path.abspath(__file__)), "priors", f"{args.env_id}.pt")
+    if not os.path.isfile(path):
+        raise SystemExit(
+            f"error: no prior checkpoint at {path}; make one with `python ppo_dap.py --env-id {args.env_id} "
+            f"--total-timesteps 300000 --save-rollouts data/{args.env_id}.npz` and then `python pretrain_prior.py "
+            f"--dataset data/{args.env_id}.npz --env-id {args.env_id}` (or pass --prior-path)."
+        )
+    try:
+        prior = load_prior(path, map_location=device)
+    except ValueError as err:  # load_prior's errors are already one sentence naming the file
+        raise SystemExit(f"error: --prior-path: {err}.") from err
+    if prior.env_id != args.env_id:
+        raise SystemExit(f"error: prior {path} was made for {prior.env_id}, but --env-id is {args.env_id}.")
+    if (prior.obs_dim, prior.act_dim) != (obs_dim, act_dim):
+        raise SystemExit(
+            f"error: prior {path} has obs/action dimensions ({prior.obs_dim}, {prior.act_dim}), but {args.env_id} "
+            f"has ({obs_dim}, {act_dim})."
+        )
+    return prior
+
+
+class LoRALinear(nn.Module):
+    """DAP (a): a frozen `nn.Linear` plus a trainable low-rank update: y = base(x) + (alpha / r) x A^T B^T.
+
+    `lora_A` [rank, in_features] is random, `lora_B` [out_features, rank] zero, so at initialisation the
+    layer is exactly `base`. Takes [..., in_features] and returns [..., out_features].
+    """
+
+    def __init__(self, base: nn.Linear, rank: int, alpha: float):
+        super().__init__()
+        self.base = base
+        for p in self.base.parameters():
+            p.requires_grad_(False)
+        self.lora_A = nn.Parameter(torch.empty(rank, base.in_features, device=base.weight.device))
+        nn.init.kaiming_uniform_(self.lora_A, a=np.sqrt(5))  # as nn.Linear's own init (and loralib/peft)
+        self.lora_B = nn.Parameter(torch.zeros(base.out_features, rank, device=base.weight.device))
+        self.scaling = alpha / rank
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.base(x) + self.scaling * (x @ self.lora_A.T) @ self.lora_B.T
+
+    def merge(self) -> nn.Linear:
+        """A new `nn.Linear` with weight W + (alpha / r) B A and the same bias: the same outputs, no
+        extra cost. `base` is left untouched (it may be shared with, or saved as, the pretrained prior)."""
+        merged = nn.Linear(self.base.in_features, self.base.out_features, device=self.base.weight.device)
+        with torch.no_grad():
+            merged.weight.copy_(self.base.weight + self.scaling * self.lora_B @ self.lora_A)
+            merged.bias.copy_(self.base.bias)
+        return merged
+
+
+class Adapter(nn.Module):
+    """DAP (a): a residual bottleneck x + W_up mish(W_down x) on [..., dim]; W_up starts at zero, so an
+    Adapter is the identity at initialisation."""
+
+    def __init__(self, dim: int, bottleneck: int):
+        super().__init__()
+        self.down = nn.Linear(dim, bottleneck)
+        self.up = nn.Linear(bottleneck, dim)
+        nn.init.zeros_(self.up.weight)
+        nn.init.zeros_(self.up.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.up(nn.functional.mish(self.down(x)))
+
+
+def attach_peft(prior: DiffusionPrior, peft: str, lora_rank: int, lora_alpha: float, adapter_dim: int) -> list:
+    """DAP (a): freeze every weight of `prior` and wrap its hidden layers with LoRA (`lora`) or follow
+    each with an Adapter (`adapter`); `none` leaves the prior frozen. Returns the trainable parameters."""
+    for p in prior.parameters():
+        p.requires_grad_(False)
+    for i, layer in enumerate(prior.hidden):
+        if peft == "lora":
+            prior.hidden[i] = LoRALinear(layer, lora_rank, lora_alpha)
+        elif peft == "adapter":
+            prior.hidden[i] = nn.Sequential(layer, Adapter(layer.out_features, adapter_dim).to(layer.weight.device))
+    return [p for p in prior.parameters() if p.requires_grad]
+
+
+def advantage_weights(advantages: torch.Tensor, beta: float) -> torch.Tensor:
+    """DAP (a): w_i = exp(A_i / beta) over advantages [N] standardised over the batch, normalised to
+    mean 1 and clipped at PEFT_WEIGHT_MAX."""
+    a = (advantages - advantages.mean()) / (advantages.std() + 1e-8)
+    w = torch.softmax(a / beta, dim=0) * a.shape[0]
+    return w.clamp(max=PEFT_WEIGHT_MAX)
+
+
+class QNetwork(nn.Module):
+    """DAP (c): the state-action critic Q_phi(s, a): normalised obs [B, obs_dim] and actions [B, act_dim]
+    in env units -> [B]. Trained on the on-policy batch only, to regress the lambda-returns R-hat."""
+
+    def __init__(self, obs_dim: int, act_dim: int):
+        super().__init__()
+        self.net = nn.Sequential(
+            layer_init(nn.Linear(obs_dim + act_dim, 64)),
+            nn.Tanh(),
+            layer_init(nn.Linear(64, 64)),
+            nn.Tanh(),
+            layer_init(nn.Linear(64, 1), std=1.0),
+        )
+
+    def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([obs, actions], dim=-1)).squeeze(-1)
+
+
+def energy_weights(q_values: torch.Tensor, tau: float) -> torch.Tensor:
+    """DAP (c): self-normalised weights of the tilted prior p(a | s) exp(Q(s, a) / tau):
+    q_values [B, K] -> w [B, K] = softmax_k(Q(s, a_k) / tau), each row summing to one."""
+    return torch.softmax(q_values / tau, dim=-1)
+
+
+def imitation_loss(dist: Normal, proposals: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """DAP (d): L_im = -sum_k w_k log pi(a_k | s), mean over states. `dist` is the actor's Normal for
+    B states ([B, act_dim]); proposals [B, K, act_dim]; weights [B, K]."""
+    log_probs = dist.log_prob(proposals.transpose(0, 1)).sum(-1).transpose(0, 1)  # [B, K]
+    return -(weights * log_probs).sum(-1).mean()
+
+
+def proposal_moments(proposals: torch.Tensor, weights: torch.Tensor):
+    """DAP (d): the w-weighted mean m [B, act_dim] and variance v [B, act_dim] (floored) of proposals
+    [B, K, act_dim] with weights [B, K]."""
+    m = (weights[..., None] * proposals).sum(1)
+    v = (weights[..., None] * (proposals - m[:, None]) ** 2).sum(1)
+    return m, v.clamp(min=PROPOSAL_VAR_FLOOR)
+
+
+def kl_loss(dist: Normal, m: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """DAP (d): L_kl = KL(pi(.|s) || N(m(s), diag v(s))), summed over action dims, mean over states."""
+    return torch.distributions.kl_divergence(dist, Normal(m, v.sqrt())).sum(-1).mean()
+
+
+def anneal(coef: float, iteration: int, num_iterations: int, frac: float) -> float:
+    """DAP (d): coef decayed linearly from its full value at iteration 1 to zero after frac of training."""
+    return coef * max(0.0, 1.0 - (iteration - 1) / (frac * num_iterations))
+
+
 class RolloutLog:
     """Every transition of the run in the logged-trajectory format (METHOD.md section 1): raw
     `observations` [N, obs_dim], executed `actions` [N, act_dim] (clipped to the bounds), raw
@@ -366,10 +561,24 @@ def main(args: Args) -> str:
     reward_scaler = RewardScaler(args.num_envs, args.gamma)
     rollout_log = RolloutLog() if args.save_rollouts is not None else None
 
-    # DAP: load the pretrained diffusion prior and attach LoRA/Adapters (METHOD.md section 2a; issue 4).
+    # DAP: the pretrained prior, frozen, with LoRA or Adapters attached (a), and the state-action critic
+    # Q_phi (c). With both coefficients at zero nothing of the prior is loaded or run: the script is PPO.
+    use_dap = args.imitation_coef > 0 or args.kl_coef > 0
+    if use_dap:
+        prior = load_checked_prior(args, obs_dim, act_dim, device)
+        peft_params = attach_peft(prior, args.peft, args.lora_rank, args.lora_alpha, args.adapter_dim)
+        peft_optimizer = optim.Adam(peft_params, lr=args.prior_lr) if peft_params else None
+        qf = QNetwork(obs_dim, act_dim).to(device)
+        q_optimizer = optim.Adam(qf.parameters(), lr=args.q_lr)
+        num_frozen = sum(p.numel() for p in prior.parameters() if not p.requires_grad)
+        print(f"DAP: prior for {prior.env_id} (dataset mean return {prior.provenance.get('mean_episode_return')}), "
+              f"PEFT {args.peft}: {sum(p.numel() for p in peft_params)} trainable, {num_frozen} frozen parameters")
+        act_low_t = torch.tensor(act_low, device=device)
+        act_high_t = torch.tensor(act_high, device=device)
 
     # ALGO Logic: Storage setup
     obs = torch.zeros((args.num_steps, args.num_envs, obs_dim)).to(device)
+    raw_obs = torch.zeros((args.num_steps, args.num_envs, obs_dim)).to(device)  # the prior takes raw states
     actions = torch.zeros((args.num_steps, args.num_envs, act_dim)).to(device)
     logprobs = torch.zeros((args.num_steps, args.num_envs)).to(device)
     rewards = torch.zeros((args.num_steps, args.num_envs)).to(device)
@@ -401,6 +610,7 @@ def main(args: Args) -> str:
             for step in range(0, args.num_steps):
                 global_step += args.num_envs
                 obs[step] = next_obs
+                raw_obs[step] = torch.tensor(next_raw_obs, device=device)
 
                 # ALGO LOGIC: action logic (every env action is sampled from the Gaussian actor)
                 with torch.no_grad():
@@ -411,10 +621,10 @@ def main(args: Args) -> str:
 
                 # TRY NOT TO MODIFY: execute the game and log data.
                 env_action = np.clip(action.cpu().numpy(), act_low, act_high)
-                raw_obs = next_raw_obs
+                step_raw_obs = next_raw_obs
                 next_raw_obs, reward, terminated, truncated, infos = envs.step(env_action)
                 if rollout_log is not None:
-                    rollout_log.add(raw_obs, env_action, reward, terminated, truncated)
+                    rollout_log.add(step_raw_obs, env_action, reward, terminated, truncated)
                 done = np.logical_or(terminated, truncated)
                 obs_norm.update(next_raw_obs)
                 next_obs = torch.tensor(obs_norm(next_raw_obs), device=device)
@@ -463,7 +673,51 @@ def main(args: Args) -> str:
             b_returns = returns.reshape(-1)
             b_values = values.reshape(-1)
 
-            # DAP: (a) PEFT adaptation, (b) K proposals, (c) energy reweighting (issue 4).
+            # DAP: steps a-c, once per iteration while the annealed coefficients are above zero. All of it
+            # reads only this rollout; nothing here enters the buffer, the ratio, advantages or returns.
+            imitation_coef = anneal(args.imitation_coef, iteration, num_iterations, args.prior_anneal_frac)
+            kl_coef = anneal(args.kl_coef, iteration, num_iterations, args.prior_anneal_frac)
+            dap_now = imitation_coef > 0 or kl_coef > 0
+            if dap_now:
+                dap_start = time.time()
+                b_raw_obs = raw_obs.reshape((-1, obs_dim))
+                b_env_actions = torch.max(torch.min(b_actions, act_high_t), act_low_t)  # as executed
+
+                # DAP (a): PEFT adaptation of the prior on this rollout, advantage-weighted denoising loss
+                peft_loss = torch.tensor(np.nan)
+                if peft_params and args.prior_updates > 0:
+                    peft_w = advantage_weights(b_advantages, args.peft_adv_beta)
+                    for _ in range(args.prior_updates):
+                        idx = np.random.randint(0, batch_size, PEFT_BATCH_SIZE)
+                        peft_loss = prior.loss(b_raw_obs[idx], b_env_actions[idx], peft_w[idx])
+                        peft_optimizer.zero_grad()
+                        peft_loss.backward()
+                        peft_optimizer.step()
+
+                # DAP (c): Q_phi regressed on the lambda-returns of the actions taken in this rollout
+                for _ in range(args.q_updates):
+                    idx = np.random.randint(0, batch_size, Q_BATCH_SIZE)
+                    q_loss = ((qf(b_obs[idx], b_env_actions[idx]) - b_returns[idx]) ** 2).mean()
+                    q_optimizer.zero_grad()
+                    q_loss.backward()
+                    q_optimizer.step()
+
+                # DAP (b): K proposals from the adapted prior for a random subset of this rollout's states
+                dap_idx = np.random.choice(batch_size, min(args.proposal_states, batch_size), replace=False)
+                dap_obs = b_obs[dap_idx]
+                dap_obs_rep = dap_obs.repeat_interleave(args.num_proposals, dim=0)  # state-major, as sample()
+                with torch.no_grad():
+                    proposals = prior.sample(b_raw_obs[dap_idx], args.num_proposals,
+                                             guidance=lambda a: qf(dap_obs_rep, a), guidance_scale=args.guidance_scale)
+
+                    # DAP (c): energy reweighting of the proposals, tau in units of the advantage spread
+                    q_proposals = qf(dap_obs_rep, proposals.reshape(-1, act_dim)).view(len(dap_idx), -1)
+                    dap_weights = energy_weights(q_proposals, args.energy_temperature * b_advantages.std())
+                    target_mean, target_var = proposal_moments(proposals, dap_weights)
+                prior_seconds = time.time() - dap_start
+                # the actor loss must put no gradient on the prior or on Q_phi (logged as dap/grad_leak)
+                prior.zero_grad(set_to_none=True)
+                qf.zero_grad(set_to_none=True)
 
             # Optimizing the policy and value network
             b_inds = np.arange(batch_size)
@@ -511,7 +765,13 @@ def main(args: Args) -> str:
                     entropy_loss = entropy.mean()
                     loss = pg_loss - args.ent_coef * entropy_loss + v_loss * args.vf_coef
 
-                    # DAP: (d) imitation and soft-KL terms toward the reweighted proposals (issue 4).
+                    # DAP (d): small, annealed imitation and soft-KL terms toward the reweighted proposals;
+                    # the clipped PPO loss above is unchanged.
+                    if dap_now:
+                        dap_dist = agent.get_dist(dap_obs)
+                        im_loss = imitation_loss(dap_dist, proposals, dap_weights)
+                        k_loss = kl_loss(dap_dist, target_mean, target_var)
+                        loss = loss + imitation_coef * im_loss + kl_coef * k_loss
 
                     optimizer.zero_grad()
                     loss.backward()
@@ -542,6 +802,20 @@ def main(args: Args) -> str:
                 "losses/explained_variance": explained_var,
                 "time/elapsed_s": time.time() - start_time,
             }
+            if use_dap:
+                row["dap/imitation_coef"] = imitation_coef
+                row["dap/kl_coef"] = kl_coef
+                if dap_now:
+                    leak = [p.grad.norm() for p in [*prior.parameters(), *qf.parameters()] if p.grad is not None]
+                    row.update({
+                        "losses/imitation": im_loss.item(),
+                        "losses/kl": k_loss.item(),
+                        "losses/q_loss": q_loss.item(),
+                        "losses/peft_loss": peft_loss.item(),
+                        "dap/ess": (1.0 / (dap_weights**2).sum(-1)).mean().item(),
+                        "dap/grad_leak": float(sum(leak)) if leak else 0.0,
+                        "time/prior_s": prior_seconds,
+                    })
             progress_rows.append(row)
             write_progress(os.path.join(run_dir, "progress.csv"), progress_rows)
             if writer is not None:

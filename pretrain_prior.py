@@ -264,13 +264,13 @@ class DiffusionPrior(nn.Module):
 
         a0_hat = (a_t - sqrt(1 - abar_t) eps_w) / sqrt(abar_t) is clipped to [-1, 1]; a_{t-1} is drawn
         from the posterior N(mean(a0_hat, a_t), beta_tilde_t I), with no noise at the last step.
-        Guidance (optional): `guidance(obs [N, obs_dim], actions [N, act_dim]) -> Q [N]`; each reverse
+        Guidance (optional): `guidance(actions [B*K, act_dim]) -> Q [B*K]`, actions in env units and
+        state-major (row b*K + k is sample k of state b), the states bound by the caller. Each reverse
         mean is shifted by guidance_scale * beta_tilde_t * grad_a Q(s, a) evaluated at the clean
         estimate a = a0_hat (not at the noisy a_t, where a clean-action critic is biased).
         """
         batch = obs.shape[0]
-        obs_rep = obs.repeat_interleave(num_samples, dim=0)  # [B*K, obs_dim]
-        obs_n = self.normalize_obs(obs_rep)
+        obs_n = self.normalize_obs(obs).repeat_interleave(num_samples, dim=0)  # [B*K, obs_dim], state-major
         a_t = torch.randn(batch * num_samples, self.act_dim, device=obs.device)
         for t in range(self.num_steps, 0, -1):
             t_batch = torch.full((a_t.shape[0],), t, device=obs.device, dtype=torch.long)
@@ -281,7 +281,7 @@ class DiffusionPrior(nn.Module):
             if guidance is not None and guidance_scale > 0.0 and t > 1:
                 with torch.enable_grad():
                     a0_leaf = a0_hat.detach().requires_grad_(True)
-                    q = guidance(obs_rep, self.unscale_action(a0_leaf))
+                    q = guidance(self.unscale_action(a0_leaf))
                     (grad,) = torch.autograd.grad(q.sum(), a0_leaf)
                 mean = mean + guidance_scale * variance * grad
             a_t = mean + variance.sqrt() * torch.randn_like(a_t) if t > 1 else mean
