@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The small sweep behind ppo_dap.py's DAP defaults (README "Choosing the defaults"): Walker2d-v4,
+# 40 PPO iterations (81,920 steps), seeds 1-2, two runs at a time. Each run's progress.csv lands in
+# runs/sweep/{variant}/; summarise with `python benchmarks/summarise_sweep.py runs/sweep`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+variants=(
+  "ppo|--imitation-coef 0"
+  "im0.1|--imitation-coef 0.1"
+  "im0.3|--imitation-coef 0.3"
+  "im1.0|--imitation-coef 1.0"
+  ${EXTRA_VARIANTS:-}
+)
+jobs=()
+for v in "${variants[@]}"; do
+  name=${v%%|*}; flags=${v#*|}
+  for seed in ${SEEDS:-1 2}; do
+    jobs+=("python ppo_dap.py --env-id Walker2d-v4 --total-timesteps 81920 --seed $seed --exp-name $name --runs-dir runs/sweep/$name $flags")
+  done
+done
+printf '%s\n' "${jobs[@]}" | xargs -P 2 -I{} bash -c '{} > /dev/null 2>&1'
