@@ -1,0 +1,228 @@
+"""PPO-DAP vs PPO side by side: run ppo_dap.py for env ids x seeds x variants, then tabulate.
+
+Each run is its own process (`jobs` at a time); runs are ordered so that the variants of one
+(env, seed) run in the same batch, side by side. Per (env, variant) it reports the median and
+interquartile range over seeds of AULC@40, the final return (mean of the last 100 training episodes),
+the deterministic evaluation return, wall-clock time and peak resident memory, and, for every variant
+against `ppo`, the ratio per seed pair with a bootstrap 95% interval. Tables go to
+`{out_dir}/results.md` and `{out_dir}/results.csv`; the raw per-run numbers to `{out_dir}/runs.csv`.
+
+    python benchmarks/compare.py --env-ids Walker2d-v4 Hopper-v4 --seeds 1 2 3 4 5
+"""
+
+import csv
+import glob
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import List
+
+import numpy as np
+import torch
+import tyro
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Variants are plain flag sets of ppo_dap.py.
+VARIANTS = {
+    "ppo": "--imitation-coef 0 --kl-coef 0",
+    "ppo-dap": "",
+    "frozen-prior": "--peft none",
+    "no-reweighting": "--num-proposals 1",
+    "kl": "--kl-coef 0.01",
+    "guidance": "--guidance-scale 1.0",
+}
+
+
+@dataclass
+class Args:
+    env_ids: List[str] = field(default_factory=lambda: ["Walker2d-v4"])
+    """environments to compare on (each needs priors/{env_id}.pt for the DAP variants)"""
+    seeds: List[int] = field(default_factory=lambda: [1, 2, 3, 4, 5])
+    """seeds; every variant runs on every seed"""
+    variants: List[str] = field(default_factory=lambda: ["ppo", "ppo-dap"])
+    """variant names (keys of VARIANTS); `ppo` is the baseline of the ratios"""
+    total_timesteps: int = 81920
+    """environment steps per run (81,920 = 40 PPO iterations of 2048 steps)"""
+    eval_episodes: int = 10
+    """deterministic evaluation episodes of each run's saved actor"""
+    jobs: int = 2
+    """runs at a time (2 on the 2-core CPU machine)"""
+    out_dir: str = "benchmarks/results/latest"
+    """where the runs and the tables go"""
+    extra_flags: str = ""
+    """flags added to every run (e.g. `--cuda` or, for a smoke test, `--num-steps 256`)"""
+    aulc_iterations: int = 40
+    """the N of AULC@N"""
+
+
+# ---------------------------------------------------------------------------------------------------
+# Metrics (pure functions of the files a run writes)
+
+
+def read_csv(path: str) -> list:
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def aulc(progress: list, num_iterations: int = 40) -> float:
+    """Area under the learning curve: the mean over iterations 1..N of the iteration's mean training
+    episodic return (METHOD.md section 4). An iteration in which no episode ended carries the last
+    value forward; iterations before the first finished episode are left out."""
+    rows = [r for r in progress if int(r["iteration"]) <= num_iterations]
+    if len(rows) < num_iterations:
+        raise ValueError(f"AULC@{num_iterations} needs {num_iterations} iterations, the run has {len(rows)}")
+    values, last = [], None
+    for r in rows:
+        value = float(r["charts/episodic_return"]) if r["charts/episodic_return"] not in ("", "nan") else np.nan
+        last = value if not np.isnan(value) else last
+        if last is not None:
+            values.append(last)
+    return float(np.mean(values)) if values else float("nan")
+
+
+def last_episodes_mean(episodes: list, n: int = 100) -> float:
+    """Mean return of the last n training episodes (CleanRL's final-return convention)."""
+    returns = [float(e["episodic_return"]) for e in episodes[-n:]]
+    return float(np.mean(returns)) if returns else float("nan")
+
+
+def median_iqr(values) -> tuple:
+    """(median, 25th percentile, 75th percentile)."""
+    v = np.asarray(values, dtype=float)
+    return float(np.median(v)), float(np.percentile(v, 25)), float(np.percentile(v, 75))
+
+
+def paired_ratios(treatment: dict, baseline: dict) -> np.ndarray:
+    """Ratios treatment[seed] / baseline[seed] over the seeds both have, sorted by seed."""
+    seeds = sorted(set(treatment) & set(baseline))
+    return np.array([treatment[s] / baseline[s] for s in seeds])
+
+
+def bootstrap_ci(values, num_resamples: int = 10000, seed: int = 0) -> tuple:
+    """Percentile-bootstrap 95% interval of the mean of `values` (resampling the seed pairs)."""
+    v = np.asarray(values, dtype=float)
+    rng = np.random.default_rng(seed)
+    means = v[rng.integers(0, len(v), size=(num_resamples, len(v)))].mean(axis=1)
+    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Running
+
+
+def run_one(args: Args, env_id: str, variant: str, seed: int) -> dict:
+    """One ppo_dap.py process; returns its wall-clock time, peak resident memory and run folder."""
+    runs_dir = os.path.join(args.out_dir, "runs", env_id, variant)
+    cmd = [sys.executable, os.path.join(ROOT, "ppo_dap.py"), "--env-id", env_id, "--seed", str(seed),
+           "--total-timesteps", str(args.total_timesteps), "--exp-name", variant, "--runs-dir", runs_dir,
+           "--save-model", "--eval-episodes", str(args.eval_episodes),
+           *shlex.split(VARIANTS[variant]), *shlex.split(args.extra_flags)]
+    os.makedirs(runs_dir, exist_ok=True)
+    log_path = os.path.join(runs_dir, f"seed{seed}.log")
+    start = time.time()
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.time() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"run failed ({' '.join(cmd)}); see {log_path}")
+    run_dir = max(glob.glob(os.path.join(runs_dir, f"{env_id}__{variant}__{seed}__*")), key=os.path.getmtime)
+    print(f"done {env_id} {variant} seed {seed}: {wall:.0f}s", flush=True)
+    return {"env_id": env_id, "variant": variant, "seed": seed, "wall_s": wall,
+            "peak_rss_mb": usage.ru_maxrss / 1024, "run_dir": run_dir}
+
+
+def collect(run: dict, aulc_iterations: int) -> dict:
+    """Add the metrics read from a finished run's files."""
+    progress = read_csv(os.path.join(run["run_dir"], "progress.csv"))
+    episodes = read_csv(os.path.join(run["run_dir"], "episodes.csv"))
+    with open(os.path.join(run["run_dir"], "eval.json")) as f:
+        evaluation = json.load(f)
+    return {**run, "aulc": aulc(progress, aulc_iterations), "final_return": last_episodes_mean(episodes),
+            "eval_return": evaluation["mean"]}
+
+
+METRICS = [("aulc", "AULC@{n}"), ("final_return", "final return (last 100)"), ("eval_return", "eval return"),
+           ("wall_s", "wall-clock s"), ("peak_rss_mb", "peak RSS MB")]
+
+
+def tabulate(runs: list, variants: list, aulc_iterations: int) -> tuple:
+    """Summary rows (one per env x variant) and ratio rows (one per env x variant x metric vs ppo)."""
+    summary, ratios = [], []
+    for env_id in dict.fromkeys(r["env_id"] for r in runs):
+        by_variant = {v: {r["seed"]: r for r in runs if r["env_id"] == env_id and r["variant"] == v} for v in variants}
+        for variant in variants:
+            row = {"env_id": env_id, "variant": variant, "seeds": len(by_variant[variant])}
+            for key, _ in METRICS:
+                row[key], row[f"{key}_q25"], row[f"{key}_q75"] = median_iqr([r[key] for r in by_variant[variant].values()])
+            summary.append(row)
+            if variant == "ppo" or "ppo" not in by_variant:
+                continue
+            for key, _ in METRICS:
+                values = paired_ratios({s: r[key] for s, r in by_variant[variant].items()},
+                                       {s: r[key] for s, r in by_variant["ppo"].items()})
+                low, high = bootstrap_ci(values)
+                ratios.append({"env_id": env_id, "variant": variant, "metric": key, "pairs": len(values),
+                               "mean_ratio": float(values.mean()), "ci_low": low, "ci_high": high,
+                               "per_seed": " ".join(f"{v:.3f}" for v in values)})
+    return summary, ratios
+
+
+def machine_description() -> str:
+    cpu = platform.processor() or platform.machine()
+    if os.path.exists("/proc/cpuinfo"):
+        names = [line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no GPU"
+    return f"{cpu}, {os.cpu_count()} cores{gpu}, torch {torch.__version__}, Python {platform.python_version()}"
+
+
+def write_tables(out_dir: str, summary: list, ratios: list, args: Args, runs: list) -> None:
+    n = args.aulc_iterations
+    lines = [f"Machine: {machine_description()}.",
+             f"Budget: {args.total_timesteps} steps per run, seeds {' '.join(map(str, args.seeds))}, "
+             f"{args.jobs} runs at a time. Median [interquartile range] over seeds.", "",
+             "| env | variant | seeds | " + " | ".join(name.format(n=n) for _, name in METRICS) + " |",
+             "|" + " --- |" * (3 + len(METRICS))]
+    for row in summary:
+        cells = [f"{row[k]:.1f} [{row[k + '_q25']:.1f}, {row[k + '_q75']:.1f}]" for k, _ in METRICS]
+        lines.append(f"| {row['env_id']} | {row['variant']} | {row['seeds']} | " + " | ".join(cells) + " |")
+    lines += ["", "Ratio to `ppo`, per seed pair (same seed, same batch): mean and bootstrap 95% interval.", "",
+              "| env | variant | metric | pairs | mean ratio | 95% interval | per seed |",
+              "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in ratios:
+        lines.append(f"| {r['env_id']} | {r['variant']} | {dict(METRICS)[r['metric']].format(n=n)} | {r['pairs']} | "
+                     f"{r['mean_ratio']:.3f} | [{r['ci_low']:.3f}, {r['ci_high']:.3f}] | {r['per_seed']} |")
+    with open(os.path.join(out_dir, "results.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    for name, rows in (("results.csv", summary), ("ratios.csv", ratios), ("runs.csv", runs)):
+        with open(os.path.join(out_dir, name), "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["empty"])
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+def main(args: Args) -> list:
+    unknown = [v for v in args.variants if v not in VARIANTS]
+    if unknown:
+        raise SystemExit(f"error: --variants {' '.join(unknown)} unknown; choose from {', '.join(VARIANTS)}.")
+    os.makedirs(args.out_dir, exist_ok=True)
+    jobs = [(e, v, s) for e in args.env_ids for s in args.seeds for v in args.variants]
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        runs = list(pool.map(lambda job: run_one(args, *job), jobs))
+    runs = [collect(r, args.aulc_iterations) for r in runs]
+    summary, ratios = tabulate(runs, args.variants, args.aulc_iterations)
+    write_tables(args.out_dir, summary, ratios, args, runs)
+    print(open(os.path.join(args.out_dir, "results.md")).read())
+    return runs
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Args))

@@ -1,0 +1,84 @@
+"""benchmarks/compare.py: the metric code on hand-made files, and a tiny end-to-end comparison."""
+
+import csv
+import os
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
+import compare  # noqa: E402
+
+
+def progress_rows(returns):
+    return [{"iteration": str(i + 1), "charts/episodic_return": "" if r is None else str(r)}
+            for i, r in enumerate(returns)]
+
+
+def test_aulc_is_mean_of_first_n_iteration_returns():
+    rows = progress_rows([1.0, 2.0, 3.0, 4.0, 100.0])
+    assert compare.aulc(rows, 4) == pytest.approx(2.5)
+
+
+def test_aulc_carries_forward_and_skips_leading_empty_iterations():
+    rows = progress_rows([None, 2.0, None, 6.0])
+    assert compare.aulc(rows, 4) == pytest.approx((2.0 + 2.0 + 6.0) / 3)
+
+
+def test_aulc_refuses_short_runs():
+    with pytest.raises(ValueError, match="needs 40 iterations, the run has 3"):
+        compare.aulc(progress_rows([1.0, 2.0, 3.0]), 40)
+
+
+def test_last_episodes_mean():
+    episodes = [{"episodic_return": str(r)} for r in range(200)]
+    assert compare.last_episodes_mean(episodes) == pytest.approx(np.mean(range(100, 200)))
+    assert compare.last_episodes_mean(episodes[:10], n=100) == pytest.approx(4.5)
+
+
+def test_median_iqr_paired_ratios_and_bootstrap():
+    assert compare.median_iqr([1, 2, 3, 4, 5]) == (3.0, 2.0, 4.0)
+    ratios = compare.paired_ratios({1: 2.0, 2: 3.0, 3: 9.0}, {1: 1.0, 2: 2.0, 4: 5.0})
+    np.testing.assert_allclose(ratios, [2.0, 1.5])  # only seeds both have, in seed order
+    low, high = compare.bootstrap_ci([1.2, 1.2, 1.2])
+    assert low == pytest.approx(1.2) and high == pytest.approx(1.2)
+    values = np.random.default_rng(0).normal(1.3, 0.1, size=20)
+    low, high = compare.bootstrap_ci(values)
+    assert low < values.mean() < high and high - low < 0.15
+    assert compare.bootstrap_ci(values) == compare.bootstrap_ci(values)  # seeded
+
+
+def test_tabulate_pairs_by_seed():
+    runs = []
+    for seed, (ppo, dap) in enumerate([(10.0, 12.0), (20.0, 30.0)], start=1):
+        for variant, value in (("ppo", ppo), ("ppo-dap", dap)):
+            runs.append({"env_id": "E", "variant": variant, "seed": seed, "aulc": value, "final_return": value,
+                         "eval_return": value, "wall_s": value, "peak_rss_mb": value})
+    summary, ratios = compare.tabulate(runs, ["ppo", "ppo-dap"], 40)
+    assert [r["aulc"] for r in summary] == [15.0, 21.0]
+    aulc_ratio = [r for r in ratios if r["metric"] == "aulc"][0]
+    assert aulc_ratio["mean_ratio"] == pytest.approx((1.2 + 1.5) / 2) and aulc_ratio["pairs"] == 2
+    assert aulc_ratio["per_seed"] == "1.200 1.500"
+
+
+def test_compare_end_to_end_tiny(tmp_path):
+    args = compare.Args(env_ids=["Walker2d-v4"], seeds=[1, 2], variants=["ppo", "ppo-dap"], total_timesteps=512,
+                        eval_episodes=1, out_dir=str(tmp_path / "out"), aulc_iterations=4,
+                        extra_flags="--num-steps 128 --num-minibatches 2 --update-epochs 1 --proposal-states 16 "
+                                    "--num-proposals 2 --prior-anneal-frac 1.0 --no-cuda")
+    runs = compare.main(args)
+    assert len(runs) == 4 and all(r["wall_s"] > 0 and r["peak_rss_mb"] > 50 for r in runs)
+    with open(tmp_path / "out" / "results.csv") as f:
+        summary = list(csv.DictReader(f))
+    assert [(r["variant"], r["seeds"]) for r in summary] == [("ppo", "2"), ("ppo-dap", "2")]
+    text = (tmp_path / "out" / "results.md").read_text()
+    assert "AULC@4" in text and "Machine:" in text and "ppo-dap" in text
+    dap_progress = [r for r in runs if r["variant"] == "ppo-dap"][0]["run_dir"]
+    with open(os.path.join(dap_progress, "progress.csv")) as f:
+        assert "losses/imitation" in f.readline()
+
+
+def test_unknown_variant_is_refused(tmp_path):
+    with pytest.raises(SystemExit, match="--variants nope unknown"):
+        compare.main(compare.Args(variants=["nope"], out_dir=str(tmp_path)))
