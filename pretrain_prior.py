@@ -78,17 +78,17 @@ def atomic_write(path: str, write: Callable) -> None:
     os.replace(tmp, path)
 
 
-def env_spaces(env_id: str, flag: str = "--env-id"):
+def env_spaces(env_id: str):
     """(observation space, action space) of `env_id`; stops with one sentence on an unknown id or a
     non-continuous action space."""
     if env_id not in gym.registry:
-        raise SystemExit(f"error: {flag} {env_id} is not a registered gymnasium environment (e.g. Walker2d-v4).")
+        raise SystemExit(f"error: --env-id {env_id} is not a registered gymnasium environment (e.g. Walker2d-v4).")
     env = gym.wrappers.FlattenObservation(gym.make(env_id))
     obs_space, act_space = env.observation_space, env.action_space
     env.close()
     if not isinstance(act_space, gym.spaces.Box):
         raise SystemExit(
-            f"error: {flag} {env_id} has a {type(act_space).__name__} action space; "
+            f"error: --env-id {env_id} has a {type(act_space).__name__} action space; "
             "PPO-DAP needs a continuous (Box) action space."
         )
     return obs_space, act_space
