@@ -307,7 +307,7 @@ def load_checked_prior(args: Args, obs_dim: int, act_dim: int, device) -> Diffus
     if not os.path.isfile(path):
         raise SystemExit(
             f"error: no prior checkpoint at {path}; make one with `python ppo_dap.py --env-id {args.env_id} "
-            f"--total-timesteps 300000 --save-rollouts data/{args.env_id}.npz` and then `python pretrain_prior.py "
+            f"--imitation-coef 0 --total-timesteps 300000 --save-rollouts data/{args.env_id}.npz` and then `python pretrain_prior.py "
             f"--dataset data/{args.env_id}.npz --env-id {args.env_id}` (or pass --prior-path)."
         )
     try:
@@ -522,21 +522,6 @@ def main(args: Args) -> str:
     minibatch_size = int(batch_size // args.num_minibatches)
     num_iterations = args.total_timesteps // batch_size
     run_name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
-    run_dir = os.path.join(args.runs_dir, run_name)
-    os.makedirs(run_dir, exist_ok=True)
-    if args.save_rollouts is not None:
-        os.makedirs(os.path.dirname(os.path.abspath(args.save_rollouts)), exist_ok=True)
-
-    writer = None
-    if importlib.util.find_spec("tensorboard") is not None:  # optional dependency
-        from torch.utils.tensorboard import SummaryWriter
-
-        writer = SummaryWriter(run_dir)
-        writer.add_text(
-            "hyperparameters",
-            "|param|value|\n|-|-|\n%s" % ("\n".join([f"|{key}|{value}|" for key, value in vars(args).items()])),
-        )
-
     # TRY NOT TO MODIFY: seeding
     random.seed(args.seed)
     np.random.seed(args.seed)
@@ -571,10 +556,26 @@ def main(args: Args) -> str:
         qf = QNetwork(obs_dim, act_dim).to(device)
         q_optimizer = optim.Adam(qf.parameters(), lr=args.q_lr)
         num_frozen = sum(p.numel() for p in prior.parameters() if not p.requires_grad)
-        print(f"DAP: prior for {prior.env_id} (dataset mean return {prior.provenance.get('mean_episode_return')}), "
+        print(f"DAP: prior for {prior.env_id} from {prior.provenance.get('transitions')} logged transitions; "
               f"PEFT {args.peft}: {sum(p.numel() for p in peft_params)} trainable, {num_frozen} frozen parameters")
         act_low_t = torch.tensor(act_low, device=device)
         act_high_t = torch.tensor(act_high, device=device)
+
+    # Output files are created only once the settings, the env and the prior have passed their checks.
+    run_dir = os.path.join(args.runs_dir, run_name)
+    os.makedirs(run_dir, exist_ok=True)
+    if args.save_rollouts is not None:
+        os.makedirs(os.path.dirname(os.path.abspath(args.save_rollouts)), exist_ok=True)
+
+    writer = None
+    if importlib.util.find_spec("tensorboard") is not None:  # optional dependency
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(run_dir)
+        writer.add_text(
+            "hyperparameters",
+            "|param|value|\n|-|-|\n%s" % ("\n".join([f"|{key}|{value}|" for key, value in vars(args).items()])),
+        )
 
     # ALGO Logic: Storage setup
     obs = torch.zeros((args.num_steps, args.num_envs, obs_dim)).to(device)

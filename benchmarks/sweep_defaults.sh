@@ -4,13 +4,21 @@
 # runs/sweep/{variant}/; summarise with `python benchmarks/summarise_sweep.py runs/sweep`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-variants=(
-  "ppo|--imitation-coef 0"
-  "im0.1|--imitation-coef 0.1"
-  "im0.3|--imitation-coef 0.3"
-  "im1.0|--imitation-coef 1.0"
-  ${EXTRA_VARIANTS:-}
-)
+# round 1: the imitation coefficient; round 2 (ROUND=2): around the best of round 1
+if [ "${ROUND:-1}" = 1 ]; then
+  variants=(
+    "ppo|--imitation-coef 0"
+    "im0.1|--imitation-coef 0.1"
+    "im0.3|--imitation-coef 0.3"
+    "im1.0|--imitation-coef 1.0"
+  )
+else
+  variants=(
+    "im3.0|--imitation-coef 3.0"
+    "im1.0-frac0.6|--imitation-coef 1.0 --prior-anneal-frac 0.6"
+    "im1.0-tau0.1|--imitation-coef 1.0 --energy-temperature 0.1"
+  )
+fi
 jobs=()
 for v in "${variants[@]}"; do
   name=${v%%|*}; flags=${v#*|}

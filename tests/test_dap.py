@@ -282,9 +282,10 @@ def test_tiny_ppo_dap_run_with_shipped_prior(tmp_path, peft, capsys):
 
 # ---------------------------------------------------------------- prior errors
 def test_missing_prior_gives_the_two_commands(tmp_path):
-    with pytest.raises(SystemExit, match="--save-rollouts .* pretrain_prior.py --dataset") as err:
+    with pytest.raises(SystemExit, match="--imitation-coef 0 --total-timesteps 300000 --save-rollouts .* pretrain_prior.py --dataset") as err:
         ppo_dap.main(walker_args(tmp_path, prior_path=str(tmp_path / "nope.pt")))
     assert str(err.value).count("\n") == 0
+    assert not (tmp_path / "runs").exists()  # checks come before any output is written
 
 
 def test_prior_for_other_env_or_dims_or_corrupt_is_refused(tmp_path):

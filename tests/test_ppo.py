@@ -20,7 +20,7 @@ def read_csv(path):
 
 def tiny_args(tmp_path, **kw):
     base = dict(env_id="Pendulum-v1", total_timesteps=512, num_steps=256, num_minibatches=4, update_epochs=2,
-                runs_dir=str(tmp_path / "runs"), cuda=False)
+                runs_dir=str(tmp_path / "runs"), cuda=False, imitation_coef=0.0)  # the PPO half: no prior
     base.update(kw)
     return Args(**base)
 
