@@ -696,6 +696,7 @@ def main(args: Args) -> str:
                         peft_optimizer.step()
 
                 # DAP (c): Q_phi regressed on the lambda-returns of the actions taken in this rollout
+                # (trained before the proposals are drawn, since gradient guidance uses it while sampling)
                 for _ in range(args.q_updates):
                     idx = np.random.randint(0, batch_size, Q_BATCH_SIZE)
                     q_loss = ((qf(b_obs[idx], b_env_actions[idx]) - b_returns[idx]) ** 2).mean()

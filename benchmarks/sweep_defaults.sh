@@ -23,7 +23,8 @@ jobs=()
 for v in "${variants[@]}"; do
   name=${v%%|*}; flags=${v#*|}
   for seed in ${SEEDS:-1 2}; do
-    jobs+=("python ppo_dap.py --env-id Walker2d-v4 --total-timesteps 81920 --seed $seed --exp-name $name --runs-dir runs/sweep/$name $flags")
+    mkdir -p "runs/sweep/$name"
+    jobs+=("python ppo_dap.py --env-id Walker2d-v4 --total-timesteps 81920 --seed $seed --exp-name $name --runs-dir runs/sweep/$name $flags > runs/sweep/$name/seed$seed.log 2>&1")
   done
 done
-printf '%s\n' "${jobs[@]}" | xargs -P 2 -I{} bash -c '{} > /dev/null 2>&1'
+printf '%s\n' "${jobs[@]}" | xargs -P 2 -I{} bash -c '{}'
