@@ -3,7 +3,8 @@
 Each run is its own process (`jobs` at a time); runs are ordered so that the variants of one
 (env, seed) run in the same batch, side by side. Per (env, variant) it reports the median and
 interquartile range over seeds of AULC@40, the final return (mean of the last 100 training episodes),
-the deterministic evaluation return, wall-clock time and peak resident memory, and, for every variant
+the deterministic evaluation return, the training loop's wall-clock time, the whole process's
+wall-clock time (start-up and evaluation included) and peak resident memory, and, for every variant
 against `ppo`, the ratio per seed pair with a bootstrap 95% interval. Tables go to
 `{out_dir}/results.md` and `{out_dir}/results.csv`; the raw per-run numbers to `{out_dir}/runs.csv`.
 
@@ -146,11 +147,11 @@ def collect(run: dict, aulc_iterations: int) -> dict:
     with open(os.path.join(run["run_dir"], "eval.json")) as f:
         evaluation = json.load(f)
     return {**run, "aulc": aulc(progress, aulc_iterations), "final_return": last_episodes_mean(episodes),
-            "eval_return": evaluation["mean"]}
+            "eval_return": evaluation["mean"], "train_s": float(progress[-1]["time/elapsed_s"])}
 
 
 METRICS = [("aulc", "AULC@{n}"), ("final_return", "final return (last 100)"), ("eval_return", "eval return"),
-           ("wall_s", "wall-clock s"), ("peak_rss_mb", "peak RSS MB")]
+           ("train_s", "training s"), ("wall_s", "process wall-clock s"), ("peak_rss_mb", "peak RSS MB")]
 
 
 def tabulate(runs: list, variants: list, aulc_iterations: int) -> tuple:

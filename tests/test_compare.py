@@ -54,7 +54,7 @@ def test_tabulate_pairs_by_seed():
     for seed, (ppo, dap) in enumerate([(10.0, 12.0), (20.0, 30.0)], start=1):
         for variant, value in (("ppo", ppo), ("ppo-dap", dap)):
             runs.append({"env_id": "E", "variant": variant, "seed": seed, "aulc": value, "final_return": value,
-                         "eval_return": value, "wall_s": value, "peak_rss_mb": value})
+                         "eval_return": value, "train_s": value, "wall_s": value, "peak_rss_mb": value})
     summary, ratios = compare.tabulate(runs, ["ppo", "ppo-dap"], 40)
     assert [r["aulc"] for r in summary] == [15.0, 21.0]
     aulc_ratio = [r for r in ratios if r["metric"] == "aulc"][0]
@@ -68,7 +68,7 @@ def test_compare_end_to_end_tiny(tmp_path):
                         extra_flags="--num-steps 128 --num-minibatches 2 --update-epochs 1 --proposal-states 16 "
                                     "--num-proposals 2 --prior-anneal-frac 1.0 --no-cuda")
     runs = compare.main(args)
-    assert len(runs) == 4 and all(r["wall_s"] > 0 and r["peak_rss_mb"] > 50 for r in runs)
+    assert len(runs) == 4 and all(0 < r["train_s"] < r["wall_s"] and r["peak_rss_mb"] > 50 for r in runs)
     with open(tmp_path / "out" / "results.csv") as f:
         summary = list(csv.DictReader(f))
     assert [(r["variant"], r["seeds"]) for r in summary] == [("ppo", "2"), ("ppo-dap", "2")]
