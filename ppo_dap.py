@@ -112,7 +112,7 @@ class Args:
     """(c) tau in units of the batch's advantage spread: w_k = softmax_k(Q(s, a_k) / (tau * std(A)))"""
     guidance_scale: float = 0.0
     """(c) critic-gradient guidance inside the reverse diffusion (0 = off)"""
-    imitation_coef: float = 0.1
+    imitation_coef: float = 1.0
     """(d) coefficient of the imitation loss -sum_k w_k log pi(a_k | s)"""
     kl_coef: float = 0.0
     """(d) coefficient of KL(pi(.|s) || N(m(s), v(s))) toward the reweighted proposals' moments"""

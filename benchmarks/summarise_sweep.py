@@ -19,6 +19,9 @@ def main(folder: str) -> None:
         variant = os.path.basename(os.path.dirname(os.path.dirname(path)))
         seed = int(os.path.basename(os.path.dirname(path)).split("__")[2])
         rows = read_csv(path)
+        if len(rows) < 40:
+            print(f"(still running: {path}, {len(rows)} iterations)")
+            continue
         results.setdefault(variant, {})[seed] = (aulc(rows, 40), float(rows[-1]["charts/episodic_return"]))
     print("| variant | AULC@40 per seed | median AULC@40 | AULC ratio to ppo per seed | return at iteration 40 per seed |")
     print("| --- | --- | --- | --- | --- |")

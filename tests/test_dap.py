@@ -277,7 +277,7 @@ def test_tiny_ppo_dap_run_with_shipped_prior(tmp_path, peft, capsys):
                 "dap/imitation_coef", "dap/kl_coef", "time/prior_s"):
         assert math.isfinite(float(rows[0][key])), key
     assert 1.0 <= float(rows[0]["dap/ess"]) <= 4.0
-    assert float(rows[0]["dap/imitation_coef"]) == 0.1 and float(rows[1]["dap/imitation_coef"]) == 0.05
+    assert float(rows[0]["dap/imitation_coef"]) == 1.0 and float(rows[1]["dap/imitation_coef"]) == 0.5
 
 
 # ---------------------------------------------------------------- prior errors
