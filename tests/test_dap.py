@@ -219,8 +219,8 @@ def test_boundary_actions_from_actor_and_no_dataset_opened(tmp_path, monkeypatch
     run_dir = ppo_dap.main(walker_args(tmp_path))
 
     # every action in the PPO update is one the actor sampled during the rollout, never a proposal,
-    # and at the first minibatch of each iteration (parameters not yet changed) its log-prob is exactly
-    # the stored collection-time log-prob
+    # and at the first minibatch of each iteration (parameters not yet changed) its log-prob is the
+    # stored collection-time log-prob (up to float rounding: a batch of 64 vs a batch of 1)
     collected = torch.cat([a for a, _ in rollout])
     collected_logp = torch.cat([lp for _, lp in rollout])
     assert collected.shape == (512, 6)
@@ -228,8 +228,8 @@ def test_boundary_actions_from_actor_and_no_dataset_opened(tmp_path, monkeypatch
         assert all((collected == a).all(-1).any() for a in actions)
     for iteration in range(2):
         actions, new_logp = update_calls[iteration * 2 * 4]  # 2 epochs x 4 minibatches per iteration
-        for a, lp in zip(actions, new_logp):
-            assert lp == collected_logp[(collected == a).all(-1)][0]
+        stored = torch.stack([collected_logp[(collected == a).all(-1)][0] for a in actions])
+        torch.testing.assert_close(new_logp, stored, rtol=1e-6, atol=1e-5)
     assert not [f for f in opened if f.endswith(".npz")]
     assert load_prior(SHIPPED).provenance["dataset"] not in opened
     assert any(f.endswith("Walker2d-v4.pt") for f in opened)
