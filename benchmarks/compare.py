@@ -106,6 +106,12 @@ def paired_ratios(treatment: dict, baseline: dict) -> np.ndarray:
     return np.array([treatment[s] / baseline[s] for s in seeds])
 
 
+def paired_differences(treatment: dict, baseline: dict) -> np.ndarray:
+    """Differences treatment[seed] - baseline[seed] over the seeds both have, sorted by seed."""
+    seeds = sorted(set(treatment) & set(baseline))
+    return np.array([treatment[s] - baseline[s] for s in seeds])
+
+
 def bootstrap_ci(values, num_resamples: int = 10000, seed: int = 0) -> tuple:
     """Percentile-bootstrap 95% interval of the mean of `values` (resampling the seed pairs)."""
     v = np.asarray(values, dtype=float)
@@ -167,12 +173,22 @@ def tabulate(runs: list, variants: list, aulc_iterations: int) -> tuple:
             if variant == "ppo" or "ppo" not in by_variant:
                 continue
             for key, _ in METRICS:
-                values = paired_ratios({s: r[key] for s, r in by_variant[variant].items()},
-                                       {s: r[key] for s, r in by_variant["ppo"].items()})
-                low, high = bootstrap_ci(values)
-                ratios.append({"env_id": env_id, "variant": variant, "metric": key, "pairs": len(values),
-                               "mean_ratio": float(values.mean()), "ci_low": low, "ci_high": high,
-                               "per_seed": " ".join(f"{v:.3f}" for v in values)})
+                treated = {s: r[key] for s, r in by_variant[variant].items()}
+                base = {s: r[key] for s, r in by_variant["ppo"].items()}
+                diffs = paired_differences(treated, base)
+                row = {"env_id": env_id, "variant": variant, "metric": key, "pairs": len(diffs),
+                       "mean_difference": float(diffs.mean()), "diff_ci_low": bootstrap_ci(diffs)[0],
+                       "diff_ci_high": bootstrap_ci(diffs)[1]}
+                # a ratio means nothing when the baseline can be zero or negative (HalfCheetah's early returns)
+                if all(base[s] > 0 for s in treated if s in base):
+                    values = paired_ratios(treated, base)
+                    low, high = bootstrap_ci(values)
+                    row.update(mean_ratio=float(values.mean()), ci_low=low, ci_high=high,
+                               per_seed=" ".join(f"{v:.3f}" for v in values))
+                else:
+                    row.update(mean_ratio=float("nan"), ci_low=float("nan"), ci_high=float("nan"),
+                               per_seed="n/a (PPO's value <= 0)")
+                ratios.append(row)
     return summary, ratios
 
 
@@ -195,12 +211,14 @@ def write_tables(out_dir: str, summary: list, ratios: list, args: Args, runs: li
     for row in summary:
         cells = [f"{row[k]:.1f} [{row[k + '_q25']:.1f}, {row[k + '_q75']:.1f}]" for k, _ in METRICS]
         lines.append(f"| {row['env_id']} | {row['variant']} | {row['seeds']} | " + " | ".join(cells) + " |")
-    lines += ["", "Ratio to `ppo`, per seed pair (same seed, same batch): mean and bootstrap 95% interval.", "",
-              "| env | variant | metric | pairs | mean ratio | 95% interval | per seed |",
-              "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines += ["", "Against `ppo`, per seed pair (same seed, same batch): mean ratio and mean difference, each with "
+              "a bootstrap 95% interval; no ratio where PPO's value is not positive.", "",
+              "| env | variant | metric | pairs | mean ratio | 95% interval | ratio per seed | mean difference | 95% interval |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in ratios:
         lines.append(f"| {r['env_id']} | {r['variant']} | {dict(METRICS)[r['metric']].format(n=n)} | {r['pairs']} | "
-                     f"{r['mean_ratio']:.3f} | [{r['ci_low']:.3f}, {r['ci_high']:.3f}] | {r['per_seed']} |")
+                     f"{r['mean_ratio']:.3f} | [{r['ci_low']:.3f}, {r['ci_high']:.3f}] | {r['per_seed']} | "
+                     f"{r['mean_difference']:.1f} | [{r['diff_ci_low']:.1f}, {r['diff_ci_high']:.1f}] |")
     with open(os.path.join(out_dir, "results.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     for name, rows in (("results.csv", summary), ("ratios.csv", ratios), ("runs.csv", runs)):

@@ -60,6 +60,16 @@ def test_tabulate_pairs_by_seed():
     aulc_ratio = [r for r in ratios if r["metric"] == "aulc"][0]
     assert aulc_ratio["mean_ratio"] == pytest.approx((1.2 + 1.5) / 2) and aulc_ratio["pairs"] == 2
     assert aulc_ratio["per_seed"] == "1.200 1.500"
+    assert aulc_ratio["mean_difference"] == pytest.approx((2.0 + 10.0) / 2)
+
+
+def test_no_ratio_when_the_baseline_is_not_positive():
+    runs = [{"env_id": "E", "variant": v, "seed": 1, "aulc": x, "final_return": x, "eval_return": x, "train_s": 1.0,
+             "wall_s": 1.0, "peak_rss_mb": 1.0} for v, x in (("ppo", -100.0), ("ppo-dap", 50.0))]
+    _, ratios = compare.tabulate(runs, ["ppo", "ppo-dap"], 40)
+    aulc_row = [r for r in ratios if r["metric"] == "aulc"][0]
+    assert np.isnan(aulc_row["mean_ratio"]) and "n/a" in aulc_row["per_seed"]
+    assert aulc_row["mean_difference"] == 150.0
 
 
 def test_compare_end_to_end_tiny(tmp_path):
