@@ -682,7 +682,7 @@ def main(args: Args) -> str:
             if dap_now:
                 dap_start = time.time()
                 b_raw_obs = raw_obs.reshape((-1, obs_dim))
-                b_env_actions = torch.max(torch.min(b_actions, act_high_t), act_low_t)  # as executed
+                b_env_actions = b_actions.clamp(act_low_t, act_high_t)  # as executed
 
                 # DAP (a): PEFT adaptation of the prior on this rollout, advantage-weighted denoising loss
                 peft_loss = torch.tensor(np.nan)

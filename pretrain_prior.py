@@ -411,7 +411,8 @@ def main(args: Args) -> str:
                   f"held-out loss {held:.4f} | {time.time() - start_time:.0f}s", flush=True)
             running = 0.0
 
-    provenance.update(heldout_loss=heldout_loss(prior, obs[holdout_idx], actions[holdout_idx]),
+    # the last update always logs, so `held` is the final held-out loss
+    provenance.update(heldout_loss=held,
                       num_updates=args.num_updates, seed=args.seed,
                       train_seconds=round(time.time() - start_time, 1))
     save_prior(output, prior.cpu(), args.env_id, provenance)

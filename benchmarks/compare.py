@@ -176,9 +176,9 @@ def tabulate(runs: list, variants: list, aulc_iterations: int) -> tuple:
                 treated = {s: r[key] for s, r in by_variant[variant].items()}
                 base = {s: r[key] for s, r in by_variant["ppo"].items()}
                 diffs = paired_differences(treated, base)
+                diff_low, diff_high = bootstrap_ci(diffs)
                 row = {"env_id": env_id, "variant": variant, "metric": key, "pairs": len(diffs),
-                       "mean_difference": float(diffs.mean()), "diff_ci_low": bootstrap_ci(diffs)[0],
-                       "diff_ci_high": bootstrap_ci(diffs)[1]}
+                       "mean_difference": float(diffs.mean()), "diff_ci_low": diff_low, "diff_ci_high": diff_high}
                 # a ratio means nothing when the baseline can be zero or negative (HalfCheetah's early returns)
                 if all(base[s] > 0 for s in treated if s in base):
                     values = paired_ratios(treated, base)
