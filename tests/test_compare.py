@@ -92,3 +92,18 @@ def test_compare_end_to_end_tiny(tmp_path):
 def test_unknown_variant_is_refused(tmp_path):
     with pytest.raises(SystemExit, match="--variants nope unknown"):
         compare.main(compare.Args(variants=["nope"], out_dir=str(tmp_path)))
+
+
+def test_cleanrl_log_is_reduced_like_our_progress_files():
+    import cleanrl_side_by_side as sbs
+
+    # Two iterations of 4 steps: episodes end at steps 2 and 4 (iteration 1) and 8 (iteration 2).
+    log = ("some warning\nglobal_step=2, episodic_return=1.0\nglobal_step=4, episodic_return=3.0\nSPS: 100\n"
+           "global_step=8, episodic_return=[10.5]\nSPS: 120\n")
+    progress, episodes, sps = sbs.cleanrl_progress(log, num_steps=4)
+    assert [r["iteration"] for r in progress] == ["1", "2"]
+    assert [float(r["charts/episodic_return"]) for r in progress] == [2.0, 10.5]
+    assert [e["episodic_return"] for e in episodes] == [1.0, 3.0, 10.5]
+    assert sps == 120
+    assert compare.aulc(progress, 2) == pytest.approx((2.0 + 10.5) / 2)
+    assert compare.last_episodes_mean(episodes, n=2) == pytest.approx((3.0 + 10.5) / 2)

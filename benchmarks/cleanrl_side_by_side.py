@@ -1,0 +1,141 @@
+"""Our PPO (ppo_dap.py with the DAP coefficients at zero) against CleanRL's ppo_continuous_action.py,
+run side by side on this machine: same env ids, seeds and budget, same metrics.
+
+CleanRL's script is not part of this project; get it yourself (see benchmarks/README.md) and pass its
+path. It logs episodes to stdout as `global_step=..., episodic_return=...` and its speed as
+`SPS: ...` after each iteration; ours writes episodes.csv and progress.csv. Both are reduced to the
+same numbers: the mean return of the last 100 training episodes, AULC over the whole budget (mean
+over iterations of the iteration's mean training return, compare.aulc) and the final SPS
+(global step / seconds since the training loop started, as both scripts compute it). With `--jobs 1`
+every run is alone on the machine, which is how SPS should be compared.
+
+    python benchmarks/cleanrl_side_by_side.py --cleanrl-script /tmp/cleanrl/ppo_continuous_action.py \
+        --env-ids Hopper-v4 Walker2d-v4 --seeds 1 2 3 --total-timesteps 102400
+"""
+
+import csv
+import os
+import re
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import List
+
+import numpy as np
+import tyro
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare import ROOT, VARIANTS, aulc, last_episodes_mean, machine_description, median_iqr, read_csv  # noqa: E402
+
+EPISODE_LINE = re.compile(r"global_step=(\d+), episodic_return=\[?([-0-9.eE+]+)\]?")
+SPS_LINE = re.compile(r"^SPS: (\d+)", re.MULTILINE)
+
+
+@dataclass
+class Args:
+    cleanrl_script: str
+    """path of CleanRL's ppo_continuous_action.py"""
+    cleanrl_python: str = sys.executable
+    """the Python that runs CleanRL's script (it needs tensorboard, which ours does not)"""
+    env_ids: List[str] = field(default_factory=lambda: ["Hopper-v4", "Walker2d-v4"])
+    """environment ids"""
+    seeds: List[int] = field(default_factory=lambda: [1, 2, 3])
+    """seeds; each is run by both implementations"""
+    total_timesteps: int = 102400
+    """environment steps per run"""
+    num_steps: int = 2048
+    """steps per PPO iteration (both scripts' default); used to bin CleanRL's episodes by iteration"""
+    jobs: int = 2
+    """runs at a time; 1 for an SPS comparison"""
+    cleanrl_threads: int = 0
+    """torch threads of CleanRL's runs via OMP_NUM_THREADS (ours always uses 1); 0 = torch's default"""
+    out_dir: str = "benchmarks/results/cleanrl_side_by_side"
+    """where the logs and the table go"""
+
+
+def cleanrl_progress(log_text: str, num_steps: int) -> tuple:
+    """CleanRL's stdout -> (progress rows in our progress.csv form, episode rows, final SPS)."""
+    episodes = [{"global_step": int(s), "episodic_return": float(r)} for s, r in EPISODE_LINE.findall(log_text)]
+    sps = [int(s) for s in SPS_LINE.findall(log_text)]
+    by_iteration = {}
+    for e in episodes:
+        by_iteration.setdefault((e["global_step"] - 1) // num_steps + 1, []).append(e["episodic_return"])
+    progress = [
+        {"iteration": str(i), "charts/episodic_return": str(np.mean(by_iteration[i])) if i in by_iteration else "nan"}
+        for i in range(1, len(sps) + 1)
+    ]
+    return progress, episodes, (sps[-1] if sps else float("nan"))
+
+
+def run_ours(args: Args, env_id: str, seed: int) -> dict:
+    runs_dir = os.path.join(args.out_dir, "ours", env_id)
+    cmd = [sys.executable, os.path.join(ROOT, "ppo_dap.py"), "--env-id", env_id, "--seed", str(seed),
+           "--total-timesteps", str(args.total_timesteps), "--eval-episodes", "0", "--runs-dir", runs_dir,
+           "--exp-name", f"ppo_s{seed}", *VARIANTS["ppo"].split()]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    run_dir = os.path.join(runs_dir, next(d for d in os.listdir(runs_dir) if f"__ppo_s{seed}__" in d))
+    progress = read_csv(os.path.join(run_dir, "progress.csv"))
+    episodes = read_csv(os.path.join(run_dir, "episodes.csv"))
+    return {"impl": "ours", "env_id": env_id, "seed": seed, "progress": progress, "episodes": episodes,
+            "sps": int(progress[-1]["charts/SPS"])}
+
+
+def run_cleanrl(args: Args, env_id: str, seed: int) -> dict:
+    work_dir = os.path.abspath(os.path.join(args.out_dir, "cleanrl", env_id))
+    os.makedirs(work_dir, exist_ok=True)
+    log_path = os.path.join(work_dir, f"seed{seed}.log")
+    cmd = [args.cleanrl_python, os.path.abspath(args.cleanrl_script), "--env-id", env_id, "--seed", str(seed),
+           "--total-timesteps", str(args.total_timesteps), "--no-cuda"]
+    env = dict(os.environ, **({"OMP_NUM_THREADS": str(args.cleanrl_threads)} if args.cleanrl_threads else {}))
+    with open(log_path, "w") as log:
+        subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT, cwd=work_dir, env=env)
+    with open(log_path) as f:
+        progress, episodes, sps = cleanrl_progress(f.read(), args.num_steps)
+    return {"impl": "cleanrl", "env_id": env_id, "seed": seed, "progress": progress, "episodes": episodes,
+            "sps": sps}
+
+
+def main(args: Args) -> list:
+    if not os.path.isfile(args.cleanrl_script):
+        raise SystemExit(f"error: --cleanrl-script {args.cleanrl_script} does not exist.")
+    os.makedirs(args.out_dir, exist_ok=True)
+    # Alternate the two implementations so that, with two jobs, each CleanRL run has one of ours beside it.
+    jobs = [(fn, env_id, seed) for env_id in args.env_ids for seed in args.seeds for fn in (run_cleanrl, run_ours)]
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        runs = list(pool.map(lambda job: job[0](args, job[1], job[2]), jobs))
+
+    num_iterations = args.total_timesteps // args.num_steps
+    rows = []
+    for run in runs:
+        rows.append({"impl": run["impl"], "env_id": run["env_id"], "seed": run["seed"],
+                     "final_return": last_episodes_mean(run["episodes"]),
+                     f"aulc{num_iterations}": aulc(run["progress"], num_iterations), "sps": run["sps"]})
+    with open(os.path.join(args.out_dir, "runs.csv"), "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+    lines = [f"# Our PPO vs CleanRL's ppo_continuous_action.py, {args.total_timesteps} steps, seeds {args.seeds}",
+             "", f"Machine: {machine_description()}. Runs at a time: {args.jobs}. CleanRL's torch threads: "
+             f"{args.cleanrl_threads or 'default'} (ours: 1).", "",
+             f"| env | implementation | final return (last 100 ep.) | AULC@{num_iterations} | SPS | per seed (final return) |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for env_id in args.env_ids:
+        for impl in ("ours", "cleanrl"):
+            sel = [r for r in rows if r["env_id"] == env_id and r["impl"] == impl]
+            cells = []
+            for key in ("final_return", f"aulc{num_iterations}", "sps"):
+                med, q25, q75 = median_iqr([r[key] for r in sel])
+                cells.append(f"{med:.0f} [{q25:.0f}, {q75:.0f}]")
+            per_seed = ", ".join(f"{r['final_return']:.0f}" for r in sorted(sel, key=lambda r: r["seed"]))
+            lines.append(f"| {env_id} | {impl} | {' | '.join(cells)} | {per_seed} |")
+    lines += ["", "Cells: median [25th, 75th percentile] over seeds."]
+    with open(os.path.join(args.out_dir, "results.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return rows
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Args))
