@@ -805,6 +805,8 @@ def main(args: Args) -> str:
                 "losses/explained_variance": explained_var,
                 "time/elapsed_s": time.time() - start_time,
             }
+            if device.type == "cuda":
+                row["perf/peak_gpu_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
             if use_dap:
                 row["dap/imitation_coef"] = imitation_coef
                 row["dap/kl_coef"] = kl_coef

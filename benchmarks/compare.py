@@ -153,26 +153,34 @@ def collect(run: dict, aulc_iterations: int) -> dict:
     with open(os.path.join(run["run_dir"], "eval.json")) as f:
         evaluation = json.load(f)
     return {**run, "aulc": aulc(progress, aulc_iterations), "final_return": last_episodes_mean(episodes),
-            "eval_return": evaluation["mean"], "train_s": float(progress[-1]["time/elapsed_s"])}
+            "eval_return": evaluation["mean"], "train_s": float(progress[-1]["time/elapsed_s"]),
+            "peak_gpu_mb": float(progress[-1].get("perf/peak_gpu_mb") or "nan")}
 
 
 METRICS = [("aulc", "AULC@{n}"), ("final_return", "final return (last 100)"), ("eval_return", "eval return"),
-           ("train_s", "training s"), ("wall_s", "process wall-clock s"), ("peak_rss_mb", "peak RSS MB")]
+           ("train_s", "training s"), ("wall_s", "process wall-clock s"), ("peak_rss_mb", "peak RSS MB"),
+           ("peak_gpu_mb", "peak GPU MB")]
+
+
+def measured_metrics(runs: list) -> list:
+    """The METRICS some run has a value for (peak GPU memory exists only for --cuda runs)."""
+    return [(key, name) for key, name in METRICS
+            if any(not np.isnan(float(r.get(key, "nan") or "nan")) for r in runs)]
 
 
 def tabulate(runs: list, variants: list, aulc_iterations: int) -> tuple:
     """Summary rows (one per env x variant) and ratio rows (one per env x variant x metric vs ppo)."""
-    summary, ratios = [], []
+    summary, ratios, metrics = [], [], measured_metrics(runs)
     for env_id in dict.fromkeys(r["env_id"] for r in runs):
         by_variant = {v: {r["seed"]: r for r in runs if r["env_id"] == env_id and r["variant"] == v} for v in variants}
         for variant in variants:
             row = {"env_id": env_id, "variant": variant, "seeds": len(by_variant[variant])}
-            for key, _ in METRICS:
+            for key, _ in metrics:
                 row[key], row[f"{key}_q25"], row[f"{key}_q75"] = median_iqr([r[key] for r in by_variant[variant].values()])
             summary.append(row)
             if variant == "ppo" or "ppo" not in by_variant:
                 continue
-            for key, _ in METRICS:
+            for key, _ in metrics:
                 treated = {s: r[key] for s, r in by_variant[variant].items()}
                 base = {s: r[key] for s, r in by_variant["ppo"].items()}
                 diffs = paired_differences(treated, base)
@@ -202,14 +210,14 @@ def machine_description() -> str:
 
 
 def write_tables(out_dir: str, summary: list, ratios: list, args: Args, runs: list) -> None:
-    n = args.aulc_iterations
+    n, metrics = args.aulc_iterations, measured_metrics(runs)
     lines = [f"Machine: {machine_description()}.",
              f"Budget: {args.total_timesteps} steps per run, seeds {' '.join(map(str, args.seeds))}, "
              f"{args.jobs} runs at a time. Median [interquartile range] over seeds.", "",
-             "| env | variant | seeds | " + " | ".join(name.format(n=n) for _, name in METRICS) + " |",
-             "|" + " --- |" * (3 + len(METRICS))]
+             "| env | variant | seeds | " + " | ".join(name.format(n=n) for _, name in metrics) + " |",
+             "|" + " --- |" * (3 + len(metrics))]
     for row in summary:
-        cells = [f"{row[k]:.1f} [{row[k + '_q25']:.1f}, {row[k + '_q75']:.1f}]" for k, _ in METRICS]
+        cells = [f"{row[k]:.1f} [{row[k + '_q25']:.1f}, {row[k + '_q75']:.1f}]" for k, _ in metrics]
         lines.append(f"| {row['env_id']} | {row['variant']} | {row['seeds']} | " + " | ".join(cells) + " |")
     lines += ["", "Against `ppo`, per seed pair (same seed, same batch): mean ratio and mean difference, each with "
               "a bootstrap 95% interval; no ratio where PPO's value is not positive.", "",

@@ -63,6 +63,19 @@ def test_tabulate_pairs_by_seed():
     assert aulc_ratio["mean_difference"] == pytest.approx((2.0 + 10.0) / 2)
 
 
+def test_peak_gpu_memory_is_tabulated_only_when_measured():
+    def runs_with(gpu_values):
+        return [{"env_id": "E", "variant": v, "seed": 1, "aulc": 1.0, "final_return": 1.0, "eval_return": 1.0,
+                 "train_s": 1.0, "wall_s": 1.0, "peak_rss_mb": 1.0, "peak_gpu_mb": g}
+                for v, g in zip(("ppo", "ppo-dap"), gpu_values)]
+
+    cpu_summary, cpu_ratios = compare.tabulate(runs_with([float("nan")] * 2), ["ppo", "ppo-dap"], 40)
+    assert "peak_gpu_mb" not in cpu_summary[0] and all(r["metric"] != "peak_gpu_mb" for r in cpu_ratios)
+    gpu_summary, gpu_ratios = compare.tabulate(runs_with([100.0, 105.0]), ["ppo", "ppo-dap"], 40)
+    assert gpu_summary[1]["peak_gpu_mb"] == 105.0
+    assert [r["mean_ratio"] for r in gpu_ratios if r["metric"] == "peak_gpu_mb"] == [pytest.approx(1.05)]
+
+
 def test_no_ratio_when_the_baseline_is_not_positive():
     runs = [{"env_id": "E", "variant": v, "seed": 1, "aulc": x, "final_return": x, "eval_return": x, "train_s": 1.0,
              "wall_s": 1.0, "peak_rss_mb": 1.0} for v, x in (("ppo", -100.0), ("ppo-dap", 50.0))]
