@@ -20,7 +20,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import List
+from typing import List, Optional
 
 import numpy as np
 import tyro
@@ -34,8 +34,8 @@ SPS_LINE = re.compile(r"^SPS: (\d+)", re.MULTILINE)
 
 @dataclass
 class Args:
-    cleanrl_script: str
-    """path of CleanRL's ppo_continuous_action.py"""
+    cleanrl_script: Optional[str] = None
+    """path of CleanRL's ppo_continuous_action.py (needed unless --pool-runs is given)"""
     cleanrl_python: str = sys.executable
     """the Python that runs CleanRL's script (it needs tensorboard, which ours does not)"""
     env_ids: List[str] = field(default_factory=lambda: ["Hopper-v4", "Walker2d-v4"])
@@ -52,6 +52,8 @@ class Args:
     """torch threads of CleanRL's runs via OMP_NUM_THREADS (ours always uses 1); 0 = torch's default"""
     out_dir: str = "benchmarks/results/cleanrl_side_by_side"
     """where the logs and the table go"""
+    pool_runs: List[str] = field(default_factory=list)
+    """runs.csv files of earlier invocations: make one table over all their runs, run nothing"""
 
 
 def cleanrl_progress(log_text: str, num_steps: int) -> tuple:
@@ -96,10 +98,55 @@ def run_cleanrl(args: Args, env_id: str, seed: int) -> dict:
             "sps": sps}
 
 
+def permutation_pvalue(a, b, num_resamples: int = 100000, seed: int = 0) -> float:
+    """Two-sided permutation test of equal means for two independent samples (seeded Monte Carlo).
+    Independent, not paired: the two scripts' trajectories part within the first few episodes."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    pooled, observed = np.concatenate([a, b]), abs(a.mean() - b.mean())
+    rng = np.random.default_rng(seed)
+    perms = np.argsort(rng.random((num_resamples, len(pooled))), axis=1)
+    shuffled = pooled[perms]
+    diffs = np.abs(shuffled[:, : len(a)].mean(axis=1) - shuffled[:, len(a):].mean(axis=1))
+    return float((diffs >= observed - 1e-12).mean())
+
+
+def write_table(rows: list, out_dir: str, title: str, setting: str) -> None:
+    """results.md: per env and implementation the median [IQR] of each metric, with a permutation
+    p-value for ours vs CleanRL's mean final return and AULC."""
+    aulc_key = next(k for k in rows[0] if k.startswith("aulc"))
+    lines = [f"# {title}", "", f"Machine: {machine_description()}. {setting}", "",
+             f"| env | implementation | seeds | final return (last 100 ep.) | {aulc_key.replace('aulc', 'AULC@')} | SPS "
+             "| per seed (final return) |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    tests = []
+    for env_id in dict.fromkeys(r["env_id"] for r in rows):
+        by_impl = {impl: sorted((r for r in rows if r["env_id"] == env_id and r["impl"] == impl),
+                                key=lambda r: int(r["seed"])) for impl in ("ours", "cleanrl")}
+        for impl, sel in by_impl.items():
+            cells = []
+            for key in ("final_return", aulc_key, "sps"):
+                med, q25, q75 = median_iqr([float(r[key]) for r in sel])
+                cells.append(f"{med:.0f} [{q25:.0f}, {q75:.0f}]")
+            per_seed = ", ".join(f"{float(r['final_return']):.0f}" for r in sel)
+            lines.append(f"| {env_id} | {impl} | {len(sel)} | {' | '.join(cells)} | {per_seed} |")
+        for key in ("final_return", aulc_key):
+            ours, theirs = ([float(r[key]) for r in by_impl[i]] for i in ("ours", "cleanrl"))
+            tests.append(f"- {env_id}, {key}: mean ours {np.mean(ours):.0f}, CleanRL {np.mean(theirs):.0f}, "
+                         f"permutation p = {permutation_pvalue(ours, theirs):.2f}")
+    lines += ["", "Cells: median [25th, 75th percentile] over seeds. Equal means, two-sided:", "", *tests]
+    with open(os.path.join(out_dir, "results.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def main(args: Args) -> list:
-    if not os.path.isfile(args.cleanrl_script):
-        raise SystemExit(f"error: --cleanrl-script {args.cleanrl_script} does not exist.")
     os.makedirs(args.out_dir, exist_ok=True)
+    if args.pool_runs:  # no new runs: one table over earlier runs.csv files
+        rows = [r for path in args.pool_runs for r in read_csv(path)]
+        write_table(rows, args.out_dir, "Our PPO vs CleanRL's ppo_continuous_action.py, pooled",
+                    f"Runs from {', '.join(args.pool_runs)}.")
+        return rows
+    if args.cleanrl_script is None or not os.path.isfile(args.cleanrl_script):
+        raise SystemExit(f"error: --cleanrl-script {args.cleanrl_script} does not exist.")
     # Alternate the two implementations so that, with two jobs, each CleanRL run has one of ours beside it.
     jobs = [(fn, env_id, seed) for env_id in args.env_ids for seed in args.seeds for fn in (run_cleanrl, run_ours)]
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
@@ -115,25 +162,8 @@ def main(args: Args) -> list:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-
-    lines = [f"# Our PPO vs CleanRL's ppo_continuous_action.py, {args.total_timesteps} steps, seeds {args.seeds}",
-             "", f"Machine: {machine_description()}. Runs at a time: {args.jobs}. CleanRL's torch threads: "
-             f"{args.cleanrl_threads or 'default'} (ours: 1).", "",
-             f"| env | implementation | final return (last 100 ep.) | AULC@{num_iterations} | SPS | per seed (final return) |",
-             "| --- | --- | --- | --- | --- | --- |"]
-    for env_id in args.env_ids:
-        for impl in ("ours", "cleanrl"):
-            sel = [r for r in rows if r["env_id"] == env_id and r["impl"] == impl]
-            cells = []
-            for key in ("final_return", f"aulc{num_iterations}", "sps"):
-                med, q25, q75 = median_iqr([r[key] for r in sel])
-                cells.append(f"{med:.0f} [{q25:.0f}, {q75:.0f}]")
-            per_seed = ", ".join(f"{r['final_return']:.0f}" for r in sorted(sel, key=lambda r: r["seed"]))
-            lines.append(f"| {env_id} | {impl} | {' | '.join(cells)} | {per_seed} |")
-    lines += ["", "Cells: median [25th, 75th percentile] over seeds."]
-    with open(os.path.join(args.out_dir, "results.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_table(rows, args.out_dir, f"Our PPO vs CleanRL's ppo_continuous_action.py, {args.total_timesteps} steps",
+                f"Runs at a time: {args.jobs}. CleanRL's torch threads: {args.cleanrl_threads or 'default'} (ours: 1).")
     return rows
 
 

@@ -120,3 +120,12 @@ def test_cleanrl_log_is_reduced_like_our_progress_files():
     assert sps == 120
     assert compare.aulc(progress, 2) == pytest.approx((2.0 + 10.5) / 2)
     assert compare.last_episodes_mean(episodes, n=2) == pytest.approx((3.0 + 10.5) / 2)
+
+
+def test_permutation_pvalue():
+    import cleanrl_side_by_side as sbs
+
+    assert sbs.permutation_pvalue([1.0, 2.0, 3.0], [1.0, 2.0, 3.0]) == 1.0
+    # 4 vs 4 fully separated: only the 2 of the C(8, 4) = 70 splits that keep the groups are as extreme
+    assert sbs.permutation_pvalue([0.0, 1.0, 2.0, 3.0], [10.0, 11.0, 12.0, 13.0]) == pytest.approx(2 / 70, abs=0.004)
+    assert sbs.permutation_pvalue([0.0, 1.0], [5.0, 6.0], seed=3) == sbs.permutation_pvalue([0.0, 1.0], [5.0, 6.0], seed=3)
