@@ -333,13 +333,12 @@ def load_prior(path: str, map_location="cpu") -> DiffusionPrior:
 
 
 def heldout_loss(prior: DiffusionPrior, obs: torch.Tensor, actions: torch.Tensor, seed: int = 0) -> float:
-    """Denoising loss on held-out data with fixed noise and timesteps, so numbers are comparable."""
-    state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    with torch.no_grad():
-        value = prior.loss(obs, actions).item()
-    torch.random.set_rng_state(state)
-    return value
+    """Denoising loss on held-out data with fixed noise and timesteps, so numbers are comparable.
+    The random streams of training (CPU and, on a GPU, that device's) are left where they were."""
+    with torch.random.fork_rng(devices=[obs.device] if obs.device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            return prior.loss(obs, actions).item()
 
 
 def check_args(args: Args) -> None:

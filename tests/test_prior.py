@@ -141,6 +141,19 @@ def test_loss_falls_on_real_pendulum_data_and_training_is_deterministic(pendulum
     assert trained.env_id == "Pendulum-v1" and prov["heldout_loss"] > 0
 
 
+def test_heldout_loss_is_repeatable_and_leaves_the_training_stream_alone():
+    torch.manual_seed(3)
+    prior = DiffusionPrior(3, 1, num_diffusion_steps=5, hidden_dim=32)
+    obs, act = torch.randn(64, 3), torch.rand(64, 1) * 2 - 1
+    torch.manual_seed(7)
+    expected = torch.rand(5)
+    torch.manual_seed(7)
+    first = heldout_loss(prior, obs, act)
+    assert torch.equal(torch.rand(5), expected)  # the global stream did not move
+    assert heldout_loss(prior, obs, act) == first  # fixed noise and timesteps
+    assert heldout_loss(prior, obs, act, seed=1) != first
+
+
 def test_checkpoint_round_trip_gives_identical_samples(tmp_path):
     torch.manual_seed(0)
     prior = DiffusionPrior(3, 2, num_diffusion_steps=5, hidden_dim=16)
