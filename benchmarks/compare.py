@@ -9,6 +9,9 @@ against `ppo`, the ratio per seed pair with a bootstrap 95% interval. Tables go 
 `{out_dir}/results.md` and `{out_dir}/results.csv`; the raw per-run numbers to `{out_dir}/runs.csv`.
 
     python benchmarks/compare.py --env-ids Walker2d-v4 Hopper-v4 --seeds 1 2 3 4 5
+
+Runs made by separate invocations (say one seed at a time) are tabulated together with
+`--pool-runs a/runs.csv b/runs.csv --out-dir c`.
 """
 
 import csv
@@ -61,6 +64,8 @@ class Args:
     """flags added to every run (e.g. `--cuda` or, for a smoke test, `--num-steps 256`)"""
     aulc_iterations: int = 40
     """the N of AULC@N"""
+    pool_runs: List[str] = field(default_factory=list)
+    """runs.csv files of earlier invocations (e.g. one per seed): tabulate all their runs together, run nothing"""
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -209,11 +214,22 @@ def machine_description() -> str:
     return f"{cpu}, {os.cpu_count()} cores{gpu}, torch {torch.__version__}, Python {platform.python_version()}"
 
 
+def read_runs(path: str) -> list:
+    """The rows of a runs.csv written by `write_tables`, with numbers as numbers."""
+    text_fields = ("env_id", "variant", "run_dir")
+    return [{k: v if k in text_fields else int(v) if k == "seed" else float(v or "nan") for k, v in row.items()}
+            for row in read_csv(path)]
+
+
 def write_tables(out_dir: str, summary: list, ratios: list, args: Args, runs: list) -> None:
     n, metrics = args.aulc_iterations, measured_metrics(runs)
-    lines = [f"Machine: {machine_description()}.",
-             f"Budget: {args.total_timesteps} steps per run, seeds {' '.join(map(str, args.seeds))}, "
-             f"{args.jobs} runs at a time. Median [interquartile range] over seeds.", "",
+    if args.pool_runs:
+        seeds = " ".join(map(str, sorted({r["seed"] for r in runs})))
+        setting = f"Runs pooled from {', '.join(args.pool_runs)}, seeds {seeds}."
+    else:
+        setting = (f"Budget: {args.total_timesteps} steps per run, seeds {' '.join(map(str, args.seeds))}, "
+                   f"{args.jobs} runs at a time.")
+    lines = [f"Machine: {machine_description()}.", f"{setting} Median [interquartile range] over seeds.", "",
              "| env | variant | seeds | " + " | ".join(name.format(n=n) for _, name in metrics) + " |",
              "|" + " --- |" * (3 + len(metrics))]
     for row in summary:
@@ -241,11 +257,16 @@ def main(args: Args) -> list:
     if unknown:
         raise SystemExit(f"error: --variants {' '.join(unknown)} unknown; choose from {', '.join(VARIANTS)}.")
     os.makedirs(args.out_dir, exist_ok=True)
-    jobs = [(e, v, s) for e in args.env_ids for s in args.seeds for v in args.variants]
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        runs = list(pool.map(lambda job: run_one(args, *job), jobs))
-    runs = [collect(r, args.aulc_iterations) for r in runs]
-    summary, ratios = tabulate(runs, args.variants, args.aulc_iterations)
+    if args.pool_runs:  # no new runs: one table over the runs of earlier invocations
+        runs = [r for path in args.pool_runs for r in read_runs(path)]
+        variants = [v for v in VARIANTS if any(r["variant"] == v for r in runs)]
+    else:
+        jobs = [(e, v, s) for e in args.env_ids for s in args.seeds for v in args.variants]
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            runs = list(pool.map(lambda job: run_one(args, *job), jobs))
+        runs = [collect(r, args.aulc_iterations) for r in runs]
+        variants = args.variants
+    summary, ratios = tabulate(runs, variants, args.aulc_iterations)
     write_tables(args.out_dir, summary, ratios, args, runs)
     print(open(os.path.join(args.out_dir, "results.md")).read())
     return runs

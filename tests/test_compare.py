@@ -101,6 +101,21 @@ def test_compare_end_to_end_tiny(tmp_path):
     with open(os.path.join(dap_progress, "progress.csv")) as f:
         assert "losses/imitation" in f.readline()
 
+    # the same runs, split by seed into two runs.csv files and pooled, give the same tables
+    with open(tmp_path / "out" / "runs.csv") as f:
+        rows = list(csv.DictReader(f))
+    for seed in ("1", "2"):
+        with open(tmp_path / f"runs{seed}.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(r for r in rows if r["seed"] == seed)
+    pooled = compare.main(compare.Args(pool_runs=[str(tmp_path / "runs1.csv"), str(tmp_path / "runs2.csv")],
+                                       out_dir=str(tmp_path / "pooled"), aulc_iterations=4))
+    assert sorted((r["variant"], r["seed"]) for r in pooled) == sorted((r["variant"], r["seed"]) for r in runs)
+    for name in ("results.csv", "ratios.csv"):
+        assert (tmp_path / "pooled" / name).read_text() == (tmp_path / "out" / name).read_text()
+    assert "Runs pooled from" in (tmp_path / "pooled" / "results.md").read_text()
+
 
 def test_unknown_variant_is_refused(tmp_path):
     with pytest.raises(SystemExit, match="--variants nope unknown"):
