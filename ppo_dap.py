@@ -265,7 +265,7 @@ class Agent(nn.Module):
 
     def get_dist(self, x) -> Normal:
         action_mean = self.actor_mean(x)
-        # validate_args=False: no per-call argument checks, which cost more than these small nets; same numbers
+        # validate_args=False: skip the per-call argument checks (pure overhead on every step); same numbers
         return Normal(action_mean, self.actor_logstd.expand_as(action_mean).exp(), validate_args=False)
 
     def get_action_and_value(self, x, action=None):
