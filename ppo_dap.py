@@ -15,7 +15,7 @@ import sys
 import time
 from collections import deque
 from dataclasses import asdict, dataclass
-from typing import Optional
+from typing import Literal, Optional
 
 import gymnasium as gym
 import numpy as np
@@ -110,6 +110,8 @@ class Args:
     """(c) gradient steps of Q_phi per iteration on the batch's lambda-returns"""
     energy_temperature: float = 0.5
     """(c) tau in units of the batch's advantage spread: w_k = softmax_k(Q(s, a_k) / (tau * std(A)))"""
+    prior_filter: Literal["none", "q"] = "none"
+    """(d) `q`: imitate a state only where Q_phi rates the weighted proposals above the actor's mean action (Q-filter)"""
     guidance_scale: float = 0.0
     """(c) critic-gradient guidance inside the reverse diffusion (0 = off)"""
     imitation_coef: float = 1.0
@@ -415,6 +417,13 @@ def energy_weights(q_values: torch.Tensor, tau: float) -> torch.Tensor:
     return torch.softmax(q_values / tau, dim=-1)
 
 
+def q_filter(q_proposals: torch.Tensor, weights: torch.Tensor, q_actor: torch.Tensor) -> torch.Tensor:
+    """DAP (d): the Q-filter (Nair et al. 2018): 1.0 on the states where the weighted proposals'
+    value sum_k w_k Q(s, a_k) exceeds Q(s, mu(s)) of the actor's own mean action, else 0.0.
+    q_proposals, weights [B, K]; q_actor [B] -> mask [B]."""
+    return ((weights * q_proposals).sum(-1) > q_actor).float()
+
+
 def imitation_loss(dist: Normal, proposals: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """DAP (d): L_im = -sum_k w_k log pi(a_k | s), mean over states. `dist` is the actor's Normal for
     B states ([B, act_dim]); proposals [B, K, act_dim]; weights [B, K]."""
@@ -430,9 +439,10 @@ def proposal_moments(proposals: torch.Tensor, weights: torch.Tensor):
     return m, v.clamp(min=PROPOSAL_VAR_FLOOR)
 
 
-def kl_loss(dist: Normal, m: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """DAP (d): L_kl = KL(pi(.|s) || N(m(s), diag v(s))), summed over action dims, mean over states."""
-    return torch.distributions.kl_divergence(dist, Normal(m, v.sqrt())).sum(-1).mean()
+def kl_loss(dist: Normal, m: torch.Tensor, v: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
+    """DAP (d): L_kl = KL(pi(.|s) || N(m(s), diag v(s))), summed over action dims, times the state's
+    `active` [B] (1 where the filter lets the prior act), mean over states."""
+    return (torch.distributions.kl_divergence(dist, Normal(m, v.sqrt())).sum(-1) * active).mean()
 
 
 def anneal(coef: float, iteration: int, num_iterations: int, frac: float) -> float:
@@ -717,6 +727,12 @@ def main(args: Args) -> str:
                     q_proposals = qf(dap_obs_rep, proposals.reshape(-1, act_dim)).view(len(dap_idx), -1)
                     dap_weights = energy_weights(q_proposals, args.energy_temperature * b_advantages.std())
                     target_mean, target_var = proposal_moments(proposals, dap_weights)
+                    # DAP (d): the Q-filter releases the states where the actor already beats the proposals
+                    if args.prior_filter == "q":
+                        q_actor = qf(dap_obs, agent.actor_mean(dap_obs).clamp(act_low_t, act_high_t))
+                        dap_active = q_filter(q_proposals, dap_weights, q_actor)
+                    else:
+                        dap_active = torch.ones(len(dap_idx), device=device)
                 prior_seconds = time.time() - dap_start
                 # the actor loss must put no gradient on the prior or on Q_phi (logged as dap/grad_leak)
                 prior.zero_grad(set_to_none=True)
@@ -772,8 +788,8 @@ def main(args: Args) -> str:
                     # the clipped PPO loss above is unchanged.
                     if dap_now:
                         dap_dist = agent.get_dist(dap_obs)
-                        im_loss = imitation_loss(dap_dist, proposals, dap_weights)
-                        k_loss = kl_loss(dap_dist, target_mean, target_var)
+                        im_loss = imitation_loss(dap_dist, proposals, dap_weights * dap_active[:, None])
+                        k_loss = kl_loss(dap_dist, target_mean, target_var, dap_active)
                         loss = loss + imitation_coef * im_loss + kl_coef * k_loss
 
                     optimizer.zero_grad()
@@ -818,6 +834,8 @@ def main(args: Args) -> str:
                         "losses/q_loss": q_loss.item(),
                         "losses/peft_loss": peft_loss.item(),
                         "dap/ess": (1.0 / (dap_weights**2).sum(-1)).mean().item(),
+                        "dap/active_frac": dap_active.mean().item(),
+                        "dap/effective_imitation_coef": imitation_coef * dap_active.mean().item(),
                         "dap/grad_leak": float(sum(leak)) if leak else 0.0,
                         "time/prior_s": prior_seconds,
                     })

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The release screen (README "Releasing the prior"): Hopper-v4, the first 200 iterations (409,600
+# steps) of the default 1M-step run, seeds 1-2, two runs at a time. The current default and PPO come
+# from benchmarks/results/hopper_1m (same code path, bit-identical for those flags).
+#   bash benchmarks/screen_release.sh; python benchmarks/summarise_screen.py benchmarks/results/screen_hopper
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${OUT:-benchmarks/results/screen_hopper}
+variants=(
+  "qfilter|--prior-filter q"
+  "frac0.05|--prior-anneal-frac 0.05"
+  "qfilter-frac0.1|--prior-filter q --prior-anneal-frac 0.1"
+  "coef0.1|--imitation-coef 0.1"
+  "qfilter-frac0.05|--prior-filter q --prior-anneal-frac 0.05"
+)
+jobs=()
+for v in "${variants[@]}"; do
+  name=${v%%|*}; flags=${v#*|}
+  for seed in ${SEEDS:-1 2}; do
+    jobs+=("bash benchmarks/run_prefix.sh $out $name $seed ${STOP:-200} ${ENV_ID:-Hopper-v4} $flags")
+  done
+done
+printf '%s\n' "${jobs[@]}" | xargs -P 2 -I{} bash -c '{}'
