@@ -6,14 +6,17 @@ Read top to bottom: Args, the dataset and its checks, the DDPM (`DiffusionPrior`
     python pretrain_prior.py --dataset data/walker2d_behaviour.npz --env-id Walker2d-v4
 """
 
+import hashlib
 import math
 import os
 import pickle
 import random
+import signal
+import sys
 import time
 import zipfile
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Literal, Optional
 
 import gymnasium as gym
 import numpy as np
@@ -32,7 +35,9 @@ class Args:
     env_id: str = "Walker2d-v4"
     """the gymnasium id the data was logged on (gives the dimensions and the action bounds)"""
     output: Optional[str] = None
-    """where to write the prior checkpoint (default: priors/{env_id}.pt)"""
+    """where to write the prior checkpoint, a .pt file (default: priors/{env_id}.pt)"""
+    overwrite: bool = False
+    """if toggled, replace an existing checkpoint at the output path (by default an existing file is never touched)"""
     seed: int = 1
     """seed of the experiment (torch, numpy, random and the held-out split)"""
     cuda: bool = True
@@ -41,7 +46,7 @@ class Args:
     # DDPM
     num_diffusion_steps: int = 20
     """T, the number of diffusion steps (proposal cost is K x T network calls per state)"""
-    schedule: str = "cosine"
+    schedule: Literal["vp", "cosine"] = "cosine"
     """the beta schedule: `vp` (Diffusion-QL / IDQL) or `cosine` (Nichol & Dhariwal)"""
     hidden_dim: int = 128
     """width of the noise network's hidden layers"""
@@ -78,6 +83,49 @@ def atomic_write(path: str, write: Callable) -> None:
     os.replace(tmp, path)
 
 
+def check_finite_flags(args) -> None:
+    """Stop with one sentence naming the flag when a float setting of the dataclass `args` is NaN or
+    infinite (comparisons with NaN are all False, so range checks alone let it through)."""
+    for name, value in vars(args).items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise SystemExit(f"error: --{name.replace('_', '-')} must be a finite number, got {value}.")
+
+
+def check_writable_dir(path: str, flag: str) -> None:
+    """Stop with one sentence when folder `path` neither exists nor can be made, or cannot be written."""
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing) or not os.access(existing, os.W_OK):
+        raise SystemExit(f"error: {flag} {path} cannot be written ({existing} is not a writable folder).")
+
+
+class InterruptFlag:
+    """Turns the first SIGINT (Ctrl-C) or SIGTERM (`timeout`, schedulers, container stops) into a flag
+    that a training loop reads at every step; a second signal stops at once. A context manager that
+    puts the previous handlers back however the run ends."""
+
+    def __init__(self):
+        self.signum = 0
+
+    def __enter__(self):
+        # a signal the process was started ignoring (SIGINT of a background job) stays ignored
+        self.previous = {s: signal.signal(s, self.handle) for s in (signal.SIGINT, signal.SIGTERM)
+                         if signal.getsignal(s) is not signal.SIG_IGN}
+        return self
+
+    def handle(self, signum, frame):
+        if self.signum:
+            raise KeyboardInterrupt
+        self.signum = signum
+        print(f"\n{signal.Signals(signum).name}: stopping after this step (send it again to stop at once)",
+              file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc):
+        for s, handler in self.previous.items():
+            signal.signal(s, handler)
+
+
 def env_spaces(env_id: str):
     """(observation space, action space) of `env_id`; stops with one sentence on an unknown id or a
     non-continuous action space."""
@@ -98,10 +146,12 @@ def env_spaces(env_id: str):
 # Data: the logged trajectories, checked before any training
 
 
-def load_dataset(path: str, obs_dim: int, act_low: np.ndarray, act_high: np.ndarray, tolerance: float) -> dict:
+def load_dataset(path: str, env_id: str, obs_dim: int, act_low: np.ndarray, act_high: np.ndarray,
+                 tolerance: float) -> dict:
     """Read and check a logged-trajectory file. Returns float32 `observations` [N, obs_dim] and
     `actions` [N, act_dim] (clipped into the bounds) plus the optional `rewards`, `terminations`,
-    `truncations` [N]. Any problem stops with one sentence naming the file."""
+    `truncations` [N] and `env_id` (written by `ppo_dap.py --save-rollouts`). Any problem stops with
+    one sentence naming the file."""
     if not os.path.isfile(path):
         raise SystemExit(f"error: dataset {path} does not exist.")
     try:
@@ -112,6 +162,8 @@ def load_dataset(path: str, obs_dim: int, act_low: np.ndarray, act_high: np.ndar
     missing = [key for key in ("observations", "actions") if key not in data]
     if missing:
         raise SystemExit(f"error: dataset {path} lacks the key(s) {', '.join(missing)}.")
+    if "env_id" in data and str(data["env_id"]) != env_id:
+        raise SystemExit(f"error: dataset {path} was logged on {data['env_id']}, but --env-id is {env_id}.")
     obs, actions = data["observations"], data["actions"]
     act_dim = act_low.shape[0]
     if obs.ndim != 2 or obs.shape[1] != obs_dim:
@@ -293,7 +345,10 @@ class DiffusionPrior(nn.Module):
 
 
 def save_prior(path: str, prior: DiffusionPrior, env_id: str, provenance: dict) -> None:
-    """Write the prior to `path` atomically (temporary file, then rename)."""
+    """Write the prior to `path` atomically (temporary file, then rename); a prior with a NaN or
+    infinite weight is refused (ValueError) and nothing is written."""
+    if not all(torch.isfinite(v).all() for v in prior.state_dict().values() if v.is_floating_point()):
+        raise ValueError(f"the prior for {path} holds NaN or infinite weights; it was not saved")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     state = {
         "format": PRIOR_FORMAT,
@@ -321,6 +376,8 @@ def load_prior(path: str, map_location="cpu") -> DiffusionPrior:
         raise ValueError(f"prior checkpoint {path} could not be read ({err})") from err
     if not isinstance(state, dict) or state.get("format") != PRIOR_FORMAT:
         raise ValueError(f"prior checkpoint {path} is not a PPO-DAP prior ({PRIOR_FORMAT})")
+    if not all(torch.isfinite(v).all() for v in state["state_dict"].values() if v.is_floating_point()):
+        raise ValueError(f"prior checkpoint {path} holds NaN or infinite weights")
     config = dict(state["config"])
     prior = DiffusionPrior(config.pop("obs_dim"), config.pop("act_dim"), **config)
     prior.load_state_dict(state["state_dict"])
@@ -341,21 +398,38 @@ def heldout_loss(prior: DiffusionPrior, obs: torch.Tensor, actions: torch.Tensor
             return prior.loss(obs, actions).item()
 
 
-def check_args(args: Args) -> None:
-    """Stop with one sentence naming the flag when a setting cannot work."""
-    for flag in ("num_diffusion_steps", "hidden_dim", "num_hidden_layers", "num_updates", "batch_size", "log_every"):
-        if getattr(args, flag) <= 0:
+MIN_TRAIN_TRANSITIONS = 32  # fewer cannot give observation statistics and a loss worth saving
+
+
+def check_args(args: Args) -> str:
+    """Stop with one sentence naming the flag when a setting cannot work, before any data is read;
+    returns the output path (default priors/{env_id}.pt), checked to be new or --overwrite."""
+    check_finite_flags(args)
+    for flag in ("num_diffusion_steps", "hidden_dim", "num_hidden_layers", "num_updates", "batch_size", "log_every",
+                 "learning_rate", "action_tolerance"):
+        if not getattr(args, flag) > 0:
             raise SystemExit(f"error: --{flag.replace('_', '-')} must be positive, got {getattr(args, flag)}.")
-    if args.schedule not in ("vp", "cosine"):
-        raise SystemExit(f"error: --schedule must be vp or cosine, got {args.schedule}.")
     if not 0.0 < args.holdout_fraction < 1.0:
         raise SystemExit(f"error: --holdout-fraction must lie in (0, 1), got {args.holdout_fraction}.")
+    output = args.output or os.path.join("priors", f"{args.env_id}.pt")
+    if not output.endswith(".pt"):
+        raise SystemExit(f"error: --output {output} must name a .pt file.")
+    if os.path.exists(output) and not args.overwrite:
+        raise SystemExit(f"error: --output {output} already exists; pass --overwrite to replace it "
+                         "or --output to write elsewhere.")
+    check_writable_dir(os.path.dirname(os.path.abspath(output)), "--output")
+    return output
+
+
+def sha256(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
 
 
 def main(args: Args) -> str:
-    """Pretrain and save the prior; returns the checkpoint path."""
-    check_args(args)
-    output = args.output or os.path.join("priors", f"{args.env_id}.pt")
+    """Pretrain and save the prior; returns the checkpoint path. Ctrl-C or SIGTERM stops it with exit
+    status 130 / 143 and writes nothing."""
+    output = check_args(args)
     random.seed(args.seed)
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
@@ -365,20 +439,26 @@ def main(args: Args) -> str:
     # Data: check, split off a held-out part, normalisation statistics from the training part
     obs_space, act_space = env_spaces(args.env_id)
     obs_dim = int(np.prod(obs_space.shape))
-    data = load_dataset(args.dataset, obs_dim, act_space.low, act_space.high, args.action_tolerance)
+    data = load_dataset(args.dataset, args.env_id, obs_dim, act_space.low, act_space.high, args.action_tolerance)
     num = len(data["observations"])
     perm = np.random.default_rng(args.seed).permutation(num)
     num_holdout = max(1, int(round(args.holdout_fraction * num)))
-    if num - num_holdout < 1:
-        raise SystemExit(f"error: dataset {args.dataset} has too few transitions ({num}) to hold some out.")
+    if num - num_holdout < MIN_TRAIN_TRANSITIONS:
+        raise SystemExit(f"error: dataset {args.dataset} has too few transitions ({num}) to train on at least "
+                         f"{MIN_TRAIN_TRANSITIONS} and hold {num_holdout} out.")
     train_idx, holdout_idx = perm[num_holdout:], perm[:num_holdout]
     obs = torch.tensor(data["observations"], device=device)
     actions = torch.tensor(data["actions"], device=device)
     train_obs = obs[train_idx]
     provenance = {
-        "dataset": os.path.abspath(args.dataset),
+        "dataset": os.path.basename(args.dataset),
+        "dataset_sha256": sha256(args.dataset),
         "transitions": num,
         "mean_episode_return": mean_episode_return(data),
+        # the command line, with any absolute path cut to its file name (no machine's paths in a shipped file)
+        "command": " ".join(os.path.basename(a) if os.path.isabs(a) else a for a in sys.argv),
+        "versions": {"torch": str(torch.__version__), "gymnasium": str(gym.__version__),
+                     "mujoco": str(getattr(sys.modules.get("mujoco"), "__version__", None))},
     }
     print(f"dataset {args.dataset}: {num} transitions ({len(holdout_idx)} held out), "
           f"mean episode return {provenance['mean_episode_return']}")
@@ -395,26 +475,37 @@ def main(args: Args) -> str:
 
     start_time = time.time()
     running = 0.0
-    for update in range(1, args.num_updates + 1):
-        batch = train_idx[np.random.randint(0, len(train_idx), size=args.batch_size)]
-        loss = prior.loss(obs[batch], actions[batch])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        running += loss.item()
-        if update % args.log_every == 0 or update == args.num_updates:
-            steps = args.log_every if update % args.log_every == 0 else update % args.log_every
-            held = heldout_loss(prior, obs[holdout_idx], actions[holdout_idx])
-            print(f"update {update}/{args.num_updates} | train loss {running / steps:.4f} | "
-                  f"held-out loss {held:.4f} | {time.time() - start_time:.0f}s", flush=True)
-            running = 0.0
+    with InterruptFlag() as stop:
+        for update in range(1, args.num_updates + 1):
+            batch = train_idx[np.random.randint(0, len(train_idx), size=args.batch_size)]
+            loss = prior.loss(obs[batch], actions[batch])
+            if not torch.isfinite(loss):
+                raise SystemExit(f"error: the denoising loss became non-finite at update {update} on dataset "
+                                 f"{args.dataset}; nothing was written (try a smaller --learning-rate).")
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            running += loss.item()
+            if update % args.log_every == 0 or update == args.num_updates:
+                steps = args.log_every if update % args.log_every == 0 else update % args.log_every
+                held = heldout_loss(prior, obs[holdout_idx], actions[holdout_idx])
+                print(f"update {update}/{args.num_updates} | train loss {running / steps:.4f} | "
+                      f"held-out loss {held:.4f} | {time.time() - start_time:.0f}s", flush=True)
+                running = 0.0
+            if stop.signum:
+                print(f"stopped by {signal.Signals(stop.signum).name} at update {update}; "
+                      f"no prior written ({output} untouched)", file=sys.stderr)
+                raise SystemExit(128 + stop.signum)
 
     # the last update always logs, so `held` is the final held-out loss
     provenance.update(heldout_loss=held,
                       num_updates=args.num_updates, seed=args.seed,
                       train_seconds=round(time.time() - start_time, 1))
-    save_prior(output, prior.cpu(), args.env_id, provenance)
+    try:
+        save_prior(output, prior.cpu(), args.env_id, provenance)
+    except ValueError as err:
+        raise SystemExit(f"error: {err}.") from err
     print(f"prior saved to {output} (held-out loss {provenance['heldout_loss']:.4f})")
     return output
 

@@ -173,8 +173,12 @@ def test_imitation_and_kl_losses_match_their_formulas():
     raw_v = (w[..., None] * (proposals - m[:, None]) ** 2).sum(1)
     torch.testing.assert_close(v, raw_v.clamp(min=ppo_dap.PROPOSAL_VAR_FLOOR))
     kl = (torch.log(v.sqrt() / std) + (std**2 + (mu - m) ** 2) / (2 * v) - 0.5).sum(-1).mean()
-    torch.testing.assert_close(kl_loss(dist, m, v), kl)
-    assert kl_loss(torch.distributions.Normal(m, v.sqrt()), m, v).item() == pytest.approx(0.0, abs=1e-6)
+    ones = torch.ones(3)
+    torch.testing.assert_close(kl_loss(dist, m, v, ones), kl)
+    assert kl_loss(torch.distributions.Normal(m, v.sqrt()), m, v, ones).item() == pytest.approx(0.0, abs=1e-6)
+    # a released state (active 0) contributes nothing; the mean still runs over all B states
+    per_state = (torch.log(v.sqrt() / std) + (std**2 + (mu - m) ** 2) / (2 * v) - 0.5).sum(-1)
+    torch.testing.assert_close(kl_loss(dist, m, v, torch.tensor([1.0, 0.0, 1.0])), (per_state[0] + per_state[2]) / 3)
 
 
 def test_anneal_is_linear_to_zero():
@@ -304,7 +308,6 @@ def test_prior_for_other_env_or_dims_or_corrupt_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("kw, message", [
-    (dict(peft="qlora"), "--peft must be lora, adapter or none"),
     (dict(num_proposals=0), "--num-proposals must be positive"),
     (dict(imitation_coef=-0.1), "--imitation-coef must be zero or positive"),
     (dict(prior_anneal_frac=0.0), r"--prior-anneal-frac must lie in \(0, 1\]"),

@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import signal
 
 import gymnasium as gym
 import numpy as np
@@ -148,8 +149,10 @@ def test_walker2d_tiny_run_and_deterministic_evaluation(tmp_path):
     state = torch.load(model, weights_only=False)
     assert set(state) >= {"agent", "obs_norm", "env_id"} and state["env_id"] == "Walker2d-v4"
     assert state["obs_norm"]["mean"].shape == (17,)
-    first = ppo_dap.evaluate(model, "Walker2d-v4", 2, seed=7)
-    second = ppo_dap.evaluate(model, "Walker2d-v4", 2, seed=7)
+    agent, obs_norm, env_id = ppo_dap.load_model(model)
+    assert env_id == "Walker2d-v4"
+    first = ppo_dap.evaluate(agent, obs_norm, env_id, 2, seed=7)
+    second = ppo_dap.evaluate(agent, obs_norm, env_id, 2, seed=7)
     assert first.shape == (2,)
     np.testing.assert_array_equal(first, second)
 
@@ -173,12 +176,16 @@ def test_interrupt_saves_model_progress_and_rollouts(tmp_path, monkeypatch):
 
     def step_then_interrupt(self, actions):
         calls["n"] += 1
-        if calls["n"] > 300:  # in the second iteration's rollout
-            raise KeyboardInterrupt
+        if calls["n"] == 300:  # in the second iteration's rollout: a real Ctrl-C to this process
+            os.kill(os.getpid(), signal.SIGINT)
         return original_step(self, actions)
 
     monkeypatch.setattr(gym.vector.SyncVectorEnv, "step", step_then_interrupt)
-    run_dir = ppo_dap.main(tiny_args(tmp_path, save_model=True, eval_episodes=0, save_rollouts=str(rollouts)))
+    with pytest.raises(SystemExit) as err:
+        ppo_dap.main(tiny_args(tmp_path, save_model=True, eval_episodes=0, save_rollouts=str(rollouts)))
+    assert err.value.code == 130
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+    (run_dir,) = [os.path.join(tmp_path / "runs", d) for d in os.listdir(tmp_path / "runs")]
     assert len(read_csv(os.path.join(run_dir, "progress.csv"))) == 1
     assert os.path.exists(os.path.join(run_dir, "model.pt"))
     assert np.load(rollouts)["observations"].shape == (300, 3)

@@ -1,5 +1,6 @@
 """Offline stage: the DDPM schedule, forward process, multimodal recovery, training, checkpoints, bad data."""
 
+import hashlib
 import os
 
 import numpy as np
@@ -136,7 +137,9 @@ def test_loss_falls_on_real_pendulum_data_and_training_is_deterministic(pendulum
     assert heldout_loss(trained, obs, act) < 0.8 * heldout_loss(untrained, obs, act)
 
     prov = trained.provenance
-    assert prov["transitions"] == 1024 and prov["dataset"] == os.path.abspath(pendulum_dataset)
+    assert prov["transitions"] == 1024 and prov["dataset"] == "pendulum.npz"  # a file name, not a machine path
+    assert prov["dataset_sha256"] == hashlib.sha256(open(pendulum_dataset, "rb").read()).hexdigest()
+    assert set(prov["versions"]) == {"torch", "gymnasium", "mujoco"}
     assert prov["mean_episode_return"] == pytest.approx(mean_episode_return(dict(data)))
     assert trained.env_id == "Pendulum-v1" and prov["heldout_loss"] > 0
 
@@ -241,7 +244,7 @@ def test_bad_dataset_stops_with_one_sentence_naming_the_file(tmp_path, case):
     output = tmp_path / "prior.pt"
     output.write_bytes(b"an earlier prior")
     with pytest.raises(SystemExit, match=message) as err:
-        pretrain_prior.main(prior_args(path, tmp_path, output=str(output)))
+        pretrain_prior.main(prior_args(path, tmp_path, output=str(output), overwrite=True))
     assert path in str(err.value) and str(err.value).count("\n") == 0
     assert output.read_bytes() == b"an earlier prior"  # nothing already saved is lost
 

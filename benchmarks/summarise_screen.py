@@ -1,0 +1,71 @@
+"""Summarise the release screen (README "Releasing the prior"): per variant and seed, over the first
+N iterations of the default 1M-step run, AULC@40, the mean training return over iterations 1..N,
+the return over the last 20 of them, and the worst 20-iteration window of the variant's mean return
+over PPO's on the same seed (the issue's "never below 0.9x PPO" check).
+
+    python benchmarks/summarise_screen.py benchmarks/results/screen_hopper --baseline-dir benchmarks/results/hopper_1m
+"""
+
+import glob
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare import aulc, read_csv  # noqa: E402
+
+
+def returns(progress: list, n: int) -> np.ndarray:
+    """Per-iteration mean training return for iterations 1..n, carrying the last value forward."""
+    values, last = [], np.nan
+    for r in progress[:n]:
+        v = float(r["charts/episodic_return"]) if r["charts/episodic_return"] not in ("", "nan") else np.nan
+        last = v if not np.isnan(v) else last
+        values.append(last)
+    return np.array(values)
+
+
+def window_means(r: np.ndarray, width: int = 20) -> np.ndarray:
+    return np.array([np.nanmean(r[i:i + width]) for i in range(0, len(r) - width + 1)])
+
+
+def find_runs(folder: str) -> dict:
+    """{(variant, seed): progress rows} for every progress.csv under `folder` (run folders are named
+    {env}__{variant}__{seed}__{time})."""
+    runs = {}
+    for path in glob.glob(os.path.join(folder, "**", "progress.csv"), recursive=True):
+        _, variant, seed, _ = os.path.basename(os.path.dirname(path)).split("__")[:4]
+        runs[(variant, int(seed))] = read_csv(path)
+    return runs
+
+
+def main(folder: str, baseline_dir: str, n: int = 200) -> None:
+    runs = {**find_runs(baseline_dir), **find_runs(folder)}
+    ppo = {seed: returns(rows, n) for (v, seed), rows in runs.items() if v == "ppo"}
+    print(f"First {n} iterations of the default 1M-step run; the worst 20-iteration window is the "
+          "variant's mean return over PPO's, same seed.\n")
+    print("| variant | seed | AULC@40 | AULC@40 / PPO | mean return, iters 1-%d | return, iters %d-%d | worst window / PPO |"
+          % (n, n - 19, n))
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for (variant, seed) in sorted(runs, key=lambda k: (k[0] != "ppo", k[0] != "ppo-dap", k)):
+        rows = runs[(variant, seed)]
+        if len(rows) < n:
+            print(f"| {variant} | {seed} | (only {len(rows)} iterations so far) | | | | |")
+            continue
+        r = returns(rows, n)
+        a = aulc(rows, 40)
+        ratio = a / aulc(runs[("ppo", seed)], 40) if ("ppo", seed) in runs else np.nan
+        worst = np.min(window_means(r) / window_means(ppo[seed])) if seed in ppo else np.nan
+        print(f"| {variant} | {seed} | {a:.0f} | {ratio:.2f} | {np.nanmean(r):.0f} | {np.nanmean(r[-20:]):.0f} | {worst:.2f} |")
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder")
+    parser.add_argument("--baseline-dir", required=True, help="where the PPO and default PPO-DAP runs are")
+    parser.add_argument("--iterations", type=int, default=200)
+    a = parser.parse_args()
+    main(a.folder, a.baseline_dir, a.iterations)
