@@ -132,6 +132,8 @@ class Args:
     """(c) `q`: imitate a state only where Q_phi rates the weighted proposals above the actor's mean action (Q-filter)"""
     imitation_coef: float = 1.0
     """(d) coefficient of the imitation loss -sum_k w_k log pi(a_k | s)"""
+    imitate_std: bool = True
+    """(d) if toggled, the imitation loss trains the actor's std too; if not, only its mean (the std stays PPO's)"""
     kl_coef: float = 0.0
     """(d) coefficient of KL(pi(.|s) || N(m(s), v(s))) toward the reweighted proposals' moments"""
     prior_anneal_frac: float = 0.3
@@ -435,9 +437,12 @@ def proposal_moments(proposals: torch.Tensor, weights: torch.Tensor):
     return m, v.clamp(min=PROPOSAL_VAR_FLOOR)
 
 
-def imitation_loss(dist: Normal, proposals: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+def imitation_loss(dist: Normal, proposals: torch.Tensor, weights: torch.Tensor, imitate_std: bool = True) -> torch.Tensor:
     """(d) L_im = -sum_k w_k log pi(a_k | s), mean over states. `dist` is the actor's Normal for
-    B states ([B, act_dim]); proposals [B, K, act_dim]; weights [B, K]."""
+    B states ([B, act_dim]); proposals [B, K, act_dim]; weights [B, K]. With `imitate_std` False the
+    std is held constant (detached), so the term moves only the mean and exploration stays PPO's."""
+    if not imitate_std:
+        dist = Normal(dist.mean, dist.stddev.detach(), validate_args=False)
     log_probs = dist.log_prob(proposals.transpose(0, 1)).sum(-1).transpose(0, 1)  # [B, K]
     return -(weights * log_probs).sum(-1).mean()
 
@@ -709,7 +714,7 @@ def train(args: Args, stop: "InterruptFlag") -> str:
                 # the clipped PPO loss above is unchanged.
                 if dap_now:
                     dap_dist = agent.get_dist(dap.obs)
-                    im_loss = imitation_loss(dap_dist, dap.proposals, dap.weights)
+                    im_loss = imitation_loss(dap_dist, dap.proposals, dap.weights, args.imitate_std)
                     k_loss = kl_loss(dap_dist, dap.mean, dap.var, dap.active)
                     loss = loss + imitation_coef * im_loss + kl_coef * k_loss
 
