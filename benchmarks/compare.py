@@ -41,6 +41,8 @@ VARIANTS = {
     "no-reweighting": "--num-proposals 1",
     "kl": "--kl-coef 0.01",
     "guidance": "--guidance-scale 1.0",
+    "q-filter": "--prior-filter q",
+    "mean-only": "--no-imitate-std",
 }
 
 
@@ -66,6 +68,10 @@ class Args:
     """the N of AULC@N"""
     pool_runs: List[str] = field(default_factory=list)
     """runs.csv files of earlier invocations (e.g. one per seed): tabulate all their runs together, run nothing"""
+    eval_every: int = 0
+    """with N > 0, each run evaluates deterministically every N steps (eval.csv) and the tables add the paper's ALC@40 (use 5000)"""
+    alc_epochs: int = 40
+    """the N of the paper's ALC@N (epochs of --eval-every steps)"""
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -93,6 +99,17 @@ def aulc(progress: list, num_iterations: int = 40) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
+def alc(eval_rows: list, num_epochs: int = 40) -> float:
+    """The paper's ALC@N: the trapezoid area under the deterministic-evaluation return over epochs
+    0..N of eval.csv (one row per epoch, as `ppo_dap.py --eval-every` writes them)."""
+    by_epoch = {int(r["epoch"]): float(r["mean_return"]) for r in eval_rows}
+    missing = [e for e in range(num_epochs + 1) if e not in by_epoch]
+    if missing:
+        raise ValueError(f"ALC@{num_epochs} needs evaluations at epochs 0..{num_epochs}; missing {missing[:5]}")
+    y = np.array([by_epoch[e] for e in range(num_epochs + 1)])
+    return float(((y[:-1] + y[1:]) / 2).sum())
+
+
 def last_episodes_mean(episodes: list, n: int = 100) -> float:
     """Mean return of the last n training episodes (CleanRL's final-return convention)."""
     returns = [float(e["episodic_return"]) for e in episodes[-n:]]
@@ -117,6 +134,45 @@ def paired_differences(treatment: dict, baseline: dict) -> np.ndarray:
     return np.array([treatment[s] - baseline[s] for s in seeds])
 
 
+# two-sided 95% quantiles of Student's t for 1..30 degrees of freedom (beyond: the normal's 1.96)
+T_975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
+         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
+         2.045, 2.042]
+
+
+def student_t_ci(values) -> tuple:
+    """The paper's interval: mean +- t_{0.975, n-1} * sd / sqrt(n) over the seeds (nan for n < 2)."""
+    v = np.asarray(values, dtype=float)
+    if len(v) < 2:
+        return float("nan"), float("nan")
+    half = (T_975[len(v) - 2] if len(v) - 1 <= len(T_975) else 1.96) * v.std(ddof=1) / np.sqrt(len(v))
+    return float(v.mean() - half), float(v.mean() + half)
+
+
+def wilcoxon_p(differences) -> float:
+    """The paper's test: exact two-sided p-value of the Wilcoxon signed-rank test on paired differences
+    (zeros dropped, ties given average ranks), by enumerating every sign pattern (n <= 20)."""
+    d = np.asarray([x for x in differences if x != 0], dtype=float)
+    n = len(d)
+    if n == 0:
+        return 1.0
+    order = np.argsort(np.abs(d))
+    ranks = np.empty(n)
+    sorted_abs = np.abs(d)[order]
+    i = 0
+    while i < n:  # average ranks over ties
+        j = i
+        while j + 1 < n and sorted_abs[j + 1] == sorted_abs[i]:
+            j += 1
+        ranks[order[i:j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    observed = ranks[d > 0].sum()
+    signs = (np.arange(2**n)[:, None] >> np.arange(n)) & 1
+    stats = signs @ ranks
+    centre = ranks.sum() / 2
+    return float(np.mean(np.abs(stats - centre) >= abs(observed - centre) - 1e-9))
+
+
 def bootstrap_ci(values, num_resamples: int = 10000, seed: int = 0) -> tuple:
     """Percentile-bootstrap 95% interval of the mean of `values` (resampling the seed pairs)."""
     v = np.asarray(values, dtype=float)
@@ -134,7 +190,7 @@ def run_one(args: Args, env_id: str, variant: str, seed: int) -> dict:
     runs_dir = os.path.join(args.out_dir, "runs", env_id, variant)
     cmd = [sys.executable, os.path.join(ROOT, "ppo_dap.py"), "--env-id", env_id, "--seed", str(seed),
            "--total-timesteps", str(args.total_timesteps), "--exp-name", variant, "--runs-dir", runs_dir,
-           "--save-model", "--eval-episodes", str(args.eval_episodes),
+           "--save-model", "--eval-episodes", str(args.eval_episodes), "--eval-every", str(args.eval_every),
            *shlex.split(VARIANTS[variant]), *shlex.split(args.extra_flags)]
     os.makedirs(runs_dir, exist_ok=True)
     log_path = os.path.join(runs_dir, f"seed{seed}.log")
@@ -151,18 +207,21 @@ def run_one(args: Args, env_id: str, variant: str, seed: int) -> dict:
             "peak_rss_mb": usage.ru_maxrss / 1024, "run_dir": run_dir}
 
 
-def collect(run: dict, aulc_iterations: int) -> dict:
+def collect(run: dict, aulc_iterations: int, alc_epochs: int = 40) -> dict:
     """Add the metrics read from a finished run's files."""
     progress = read_csv(os.path.join(run["run_dir"], "progress.csv"))
     episodes = read_csv(os.path.join(run["run_dir"], "episodes.csv"))
     with open(os.path.join(run["run_dir"], "eval.json")) as f:
         evaluation = json.load(f)
-    return {**run, "aulc": aulc(progress, aulc_iterations), "final_return": last_episodes_mean(episodes),
+    eval_csv = os.path.join(run["run_dir"], "eval.csv")
+    alc_value = alc(read_csv(eval_csv), alc_epochs) if os.path.exists(eval_csv) else float("nan")
+    return {**run, "aulc": aulc(progress, aulc_iterations), "alc": alc_value,
+            "final_return": last_episodes_mean(episodes),
             "eval_return": evaluation["mean"], "train_s": float(progress[-1]["time/elapsed_s"]),
             "peak_gpu_mb": float(progress[-1].get("perf/peak_gpu_mb") or "nan")}
 
 
-METRICS = [("aulc", "AULC@{n}"), ("final_return", "final return (last 100)"), ("eval_return", "eval return"),
+METRICS = [("aulc", "AULC@{n}"), ("alc", "ALC@{m} (paper)"), ("final_return", "final return (last 100)"), ("eval_return", "eval return"),
            ("train_s", "training s"), ("wall_s", "process wall-clock s"), ("peak_rss_mb", "peak RSS MB"),
            ("peak_gpu_mb", "peak GPU MB")]
 
@@ -191,15 +250,19 @@ def tabulate(runs: list, variants: list, aulc_iterations: int) -> tuple:
                 diffs = paired_differences(treated, base)
                 diff_low, diff_high = bootstrap_ci(diffs)
                 row = {"env_id": env_id, "variant": variant, "metric": key, "pairs": len(diffs),
-                       "mean_difference": float(diffs.mean()), "diff_ci_low": diff_low, "diff_ci_high": diff_high}
+                       "mean_difference": float(diffs.mean()), "diff_ci_low": diff_low, "diff_ci_high": diff_high,
+                       "wilcoxon_p": wilcoxon_p(diffs)}
+                row["diff_t_low"], row["diff_t_high"] = student_t_ci(diffs)
                 # a ratio means nothing when the baseline can be zero or negative (HalfCheetah's early returns)
                 if all(base[s] > 0 for s in treated if s in base):
                     values = paired_ratios(treated, base)
                     low, high = bootstrap_ci(values)
-                    row.update(mean_ratio=float(values.mean()), ci_low=low, ci_high=high,
+                    t_low, t_high = student_t_ci(values)
+                    row.update(mean_ratio=float(values.mean()), ci_low=low, ci_high=high, t_low=t_low, t_high=t_high,
                                per_seed=" ".join(f"{v:.3f}" for v in values))
                 else:
                     row.update(mean_ratio=float("nan"), ci_low=float("nan"), ci_high=float("nan"),
+                               t_low=float("nan"), t_high=float("nan"),
                                per_seed="n/a (PPO's value <= 0)")
                 ratios.append(row)
     return summary, ratios
@@ -230,19 +293,23 @@ def write_tables(out_dir: str, summary: list, ratios: list, args: Args, runs: li
         setting = (f"Budget: {args.total_timesteps} steps per run, seeds {' '.join(map(str, args.seeds))}, "
                    f"{args.jobs} runs at a time.")
     lines = [f"Machine: {machine_description()}.", f"{setting} Median [interquartile range] over seeds.", "",
-             "| env | variant | seeds | " + " | ".join(name.format(n=n) for _, name in metrics) + " |",
+             "| env | variant | seeds | " + " | ".join(name.format(n=n, m=args.alc_epochs) for _, name in metrics) + " |",
              "|" + " --- |" * (3 + len(metrics))]
     for row in summary:
         cells = [f"{row[k]:.1f} [{row[k + '_q25']:.1f}, {row[k + '_q75']:.1f}]" for k, _ in metrics]
         lines.append(f"| {row['env_id']} | {row['variant']} | {row['seeds']} | " + " | ".join(cells) + " |")
     lines += ["", "Against `ppo`, per seed pair (same seed, same batch): mean ratio and mean difference, each with "
-              "a bootstrap 95% interval; no ratio where PPO's value is not positive.", "",
-              "| env | variant | metric | pairs | mean ratio | 95% interval | ratio per seed | mean difference | 95% interval |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+              "a bootstrap 95% interval and the paper's Student-t 95% interval over seeds, and the paper's paired "
+              "Wilcoxon signed-rank p-value (exact); no ratio where PPO's value is not positive.", "",
+              "| env | variant | metric | pairs | mean ratio | bootstrap 95% | Student-t 95% | ratio per seed | "
+              "mean difference | bootstrap 95% | Student-t 95% | Wilcoxon p |",
+              "|" + " --- |" * 12]
     for r in ratios:
-        lines.append(f"| {r['env_id']} | {r['variant']} | {dict(METRICS)[r['metric']].format(n=n)} | {r['pairs']} | "
-                     f"{r['mean_ratio']:.3f} | [{r['ci_low']:.3f}, {r['ci_high']:.3f}] | {r['per_seed']} | "
-                     f"{r['mean_difference']:.1f} | [{r['diff_ci_low']:.1f}, {r['diff_ci_high']:.1f}] |")
+        lines.append(f"| {r['env_id']} | {r['variant']} | {dict(METRICS)[r['metric']].format(n=n, m=args.alc_epochs)} | "
+                     f"{r['pairs']} | {r['mean_ratio']:.3f} | [{r['ci_low']:.3f}, {r['ci_high']:.3f}] | "
+                     f"[{r['t_low']:.3f}, {r['t_high']:.3f}] | {r['per_seed']} | {r['mean_difference']:.1f} | "
+                     f"[{r['diff_ci_low']:.1f}, {r['diff_ci_high']:.1f}] | [{r['diff_t_low']:.1f}, {r['diff_t_high']:.1f}] | "
+                     f"{r['wilcoxon_p']:.3f} |")
     with open(os.path.join(out_dir, "results.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     for name, rows in (("results.csv", summary), ("ratios.csv", ratios), ("runs.csv", runs)):
@@ -264,7 +331,7 @@ def main(args: Args) -> list:
         jobs = [(e, v, s) for e in args.env_ids for s in args.seeds for v in args.variants]
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             runs = list(pool.map(lambda job: run_one(args, *job), jobs))
-        runs = [collect(r, args.aulc_iterations) for r in runs]
+        runs = [collect(r, args.aulc_iterations, args.alc_epochs) for r in runs]
         variants = args.variants
     summary, ratios = tabulate(runs, variants, args.aulc_iterations)
     write_tables(args.out_dir, summary, ratios, args, runs)

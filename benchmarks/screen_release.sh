@@ -2,17 +2,25 @@
 # The release screen (README "Releasing the prior"): Hopper-v4, the first 200 iterations (409,600
 # steps) of the default 1M-step run, seeds 1-2, two runs at a time. The current default and PPO come
 # from benchmarks/results/hopper_1m (same code path, bit-identical for those flags).
-#   bash benchmarks/screen_release.sh; python benchmarks/summarise_screen.py benchmarks/results/screen_hopper
+#   ROUND=1 bash benchmarks/screen_release.sh; ROUND=2 bash benchmarks/screen_release.sh
+#   python benchmarks/summarise_screen.py benchmarks/results/screen_hopper --baseline-dir benchmarks/results/hopper_1m
+# (Round 1's qfilter runs were stopped a little after iteration 200; the summary reads iterations 1-200.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-benchmarks/results/screen_hopper}
-variants=(
-  "qfilter|--prior-filter q"
-  "frac0.05|--prior-anneal-frac 0.05"
-  "qfilter-frac0.1|--prior-filter q --prior-anneal-frac 0.1"
-  "coef0.1|--imitation-coef 0.1"
-  "qfilter-frac0.05|--prior-filter q --prior-anneal-frac 0.05"
-)
+if [ "${ROUND:-1}" = 1 ]; then
+  variants=(
+    "qfilter|--prior-filter q"
+    "frac0.05|--prior-anneal-frac 0.05"
+  )
+else  # round 2: the imitation collapsed the actor's std in round 1, so imitate the mean only
+  variants=(
+    "coef0.1|--imitation-coef 0.1"
+    "meanonly|--no-imitate-std"
+    "meanonly-qfilter|--no-imitate-std --prior-filter q"
+    "meanonly-frac0.1|--no-imitate-std --prior-anneal-frac 0.1"
+  )
+fi
 jobs=()
 for v in "${variants[@]}"; do
   name=${v%%|*}; flags=${v#*|}

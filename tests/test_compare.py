@@ -144,3 +144,20 @@ def test_permutation_pvalue():
     # 4 vs 4 fully separated: only the 2 of the C(8, 4) = 70 splits that keep the groups are as extreme
     assert sbs.permutation_pvalue([0.0, 1.0, 2.0, 3.0], [10.0, 11.0, 12.0, 13.0]) == pytest.approx(2 / 70, abs=0.004)
     assert sbs.permutation_pvalue([0.0, 1.0], [5.0, 6.0], seed=3) == sbs.permutation_pvalue([0.0, 1.0], [5.0, 6.0], seed=3)
+
+
+# ---------------------------------------------------------------- the paper's protocol
+def test_alc_is_the_trapezoid_area_over_epochs_0_to_n():
+    rows = [{"epoch": str(e), "mean_return": str(float(e * e))} for e in range(5)]  # y = 0, 1, 4, 9, 16
+    assert compare.alc(rows, 4) == pytest.approx((0 + 1) / 2 + (1 + 4) / 2 + (4 + 9) / 2 + (9 + 16) / 2)
+    with pytest.raises(ValueError, match="missing"):
+        compare.alc(rows[:3], 4)
+
+
+def test_student_t_interval_and_exact_wilcoxon_by_hand():
+    low, high = compare.student_t_ci([1.0, 2.0, 3.0])  # mean 2, sd 1, t_{0.975, 2} = 4.303
+    assert (low, high) == (pytest.approx(2 - 4.303 / np.sqrt(3)), pytest.approx(2 + 4.303 / np.sqrt(3)))
+    # 3 positive differences: only 1 of the 8 sign patterns is as extreme on each side -> p = 2/8
+    assert compare.wilcoxon_p([1.0, 2.0, 3.0]) == pytest.approx(0.25)
+    assert compare.wilcoxon_p([1.0, -2.0, 3.0]) == pytest.approx(0.75)  # W+ = 4; sums 0,1,2,4,5,6 of 0..6 as far from 3
+    assert compare.wilcoxon_p([5.0, 6.0, 7.0, 8.0, 9.0]) == pytest.approx(2 / 32)
