@@ -149,20 +149,21 @@ def make_env(env_id: str):
     def thunk():
         env = gym.make(env_id)
         env = gym.wrappers.FlattenObservation(env)
+        env = gym.wrappers.RecordEpisodeStatistics(env)
         return env
 
     return thunk
 
 
 def make_envs(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
-    """A SyncVectorEnv with same-step autoreset (the final observation comes in `infos["final_obs"]`)
-    and episode statistics in `infos["episode"]`. Stops with one sentence on an unknown id or a
-    non-continuous action space."""
+    """CleanRL's SyncVectorEnv with same-step autoreset: at an episode's end `infos["final_obs"]` holds
+    its last observation and `infos["final_info"]["episode"]` its raw return and length. Clipping the
+    actions and normalising observations and rewards, CleanRL's other wrappers, happen in the loop.
+    Stops with one sentence on an unknown id or a non-continuous action space."""
     env_spaces(env_id)
-    envs = gym.vector.SyncVectorEnv(
+    return gym.vector.SyncVectorEnv(
         [make_env(env_id) for _ in range(num_envs)], autoreset_mode=gym.vector.AutoresetMode.SAME_STEP
     )
-    return gym.wrappers.vector.RecordEpisodeStatistics(envs)
 
 
 def layer_init(layer, std=np.sqrt(2), bias_const=0.0):
@@ -539,9 +540,9 @@ def train(args: Args, stop: "InterruptFlag") -> str:
     """CleanRL's loop with the DAP step; returns the run folder. When `stop` is raised (Ctrl-C,
     SIGTERM) the run ends at the next step, saves what it has and exits with 128 + the signal number."""
     check_args(args)  # flags and output paths, before anything is built
-    batch_size = int(args.num_envs * args.num_steps)
-    minibatch_size = int(batch_size // args.num_minibatches)
-    num_iterations = args.total_timesteps // batch_size
+    args.batch_size = int(args.num_envs * args.num_steps)  # CleanRL's runtime fields (attributes, not flags)
+    args.minibatch_size = int(args.batch_size // args.num_minibatches)
+    args.num_iterations = args.total_timesteps // args.batch_size
     run_name = f"{args.env_id}__{args.exp_name}__{args.seed}__{int(time.time())}"
 
     # TRY NOT TO MODIFY: seeding
@@ -579,7 +580,7 @@ def train(args: Args, stop: "InterruptFlag") -> str:
               f"{sum(p.numel() for p in prior.parameters() if not p.requires_grad)} frozen parameters")
 
     # Output files are created only now, once the flags, the env and the prior have passed their checks.
-    out = RunOutputs(args, run_name, num_iterations * batch_size, act_low, act_high)
+    writer = RunWriter(args, run_name, args.num_iterations * args.batch_size, act_low, act_high)  # files, not only TensorBoard
 
     # ALGO Logic: Storage setup
     obs = torch.zeros((args.num_steps, args.num_envs, obs_dim)).to(device)
@@ -599,12 +600,12 @@ def train(args: Args, stop: "InterruptFlag") -> str:
     next_raw_obs, _ = envs.reset(seed=args.seed)
     obs_norm.update(next_raw_obs)
     next_obs = torch.tensor(obs_norm(next_raw_obs), device=device)
-    out.maybe_evaluate(agent, obs_norm, global_step, device)  # eval.csv at step 0
+    writer.maybe_evaluate(agent, obs_norm, global_step, device)  # --eval-every: eval.csv at step 0
 
-    for iteration in range(1, num_iterations + 1):
+    for iteration in range(1, args.num_iterations + 1):
         # Annealing the rate if instructed to do so.
         if args.anneal_lr:
-            frac = 1.0 - (iteration - 1.0) / num_iterations
+            frac = 1.0 - (iteration - 1.0) / args.num_iterations
             lrnow = frac * args.learning_rate
             optimizer.param_groups[0]["lr"] = lrnow
 
@@ -623,19 +624,18 @@ def train(args: Args, stop: "InterruptFlag") -> str:
             logprobs[step] = logprob
 
             # TRY NOT TO MODIFY: execute the game and log data.
-            env_action = np.clip(action.cpu().numpy(), act_low, act_high)  # CleanRL's ClipAction wrapper
-            step_raw_obs = next_raw_obs
-            next_raw_obs, reward, terminated, truncated, infos = envs.step(env_action)
-            out.log_transition(step_raw_obs, env_action, reward, terminated, truncated)  # --save-rollouts
-            done = np.logical_or(terminated, truncated)
-            obs_norm.update(next_raw_obs)  # CleanRL's NormalizeObservation wrapper
-            next_obs = torch.as_tensor(obs_norm(next_raw_obs), device=device)
+            env_action = np.clip(action.cpu().numpy(), act_low, act_high)  # ClipAction
+            step_raw_obs = next_raw_obs  # raw obs
+            next_raw_obs, reward, terminated, truncated, infos = envs.step(env_action)  # raw obs
+            writer.log_transition(step_raw_obs, env_action, reward, terminated, truncated)  # --save-rollouts
+            done = np.logical_or(terminated, truncated)  # same-step autoreset
+            obs_norm.update(next_raw_obs)  # NormalizeObservation
+            next_obs = torch.as_tensor(obs_norm(next_raw_obs), device=device)  # NormalizeObservation + clip
             rewards[step] = torch.as_tensor(reward_scaler(reward, done), device=device)  # NormalizeReward
             terminations[step] = torch.as_tensor(terminated, device=device)  # truncation bootstrap
             dones[step] = torch.as_tensor(done, device=device)  # same-step autoreset: this step's done
 
-            # truncation bootstrap: at a time-limit truncation the state reached is the final
-            # observation, valued here; V(s_{t+1}) within an episode is filled in after the rollout
+            # truncation bootstrap: value the final observation of a time-limit truncation now
             truncated_only = np.logical_and(truncated, ~terminated)
             if truncated_only.any():
                 final_raw = np.stack(infos["final_obs"][truncated_only])
@@ -643,11 +643,15 @@ def train(args: Args, stop: "InterruptFlag") -> str:
                     final_values = agent.get_value(torch.tensor(obs_norm(final_raw), device=device))
                 next_values[step, torch.as_tensor(truncated_only, device=device)] = final_values.flatten()
 
-            if "episode" in infos:  # gymnasium 1.x: episode statistics come as masked arrays
-                for i in np.nonzero(infos["_episode"])[0]:
-                    out.log_episode(global_step, float(infos["episode"]["r"][i]), int(infos["episode"]["l"][i]))
+            if "final_info" in infos:
+                episodes_over = np.nonzero(infos["final_info"]["_episode"])[0]
+                episodic_returns = infos["final_info"]["episode"]["r"][episodes_over]
+                episodic_lengths = infos["final_info"]["episode"]["l"][episodes_over]
+                for episodic_return, episodic_length in zip(episodic_returns, episodic_lengths):
+                    writer.add_scalar("charts/episodic_return", episodic_return, global_step)
+                    writer.add_scalar("charts/episodic_length", episodic_length, global_step)
 
-        if stop.signum:
+        if stop.signum:  # interrupted
             break
 
         # bootstrap value if not done
@@ -655,22 +659,22 @@ def train(args: Args, stop: "InterruptFlag") -> str:
             next_value = agent.get_value(next_obs).reshape(1, -1)
             in_episode_next = torch.cat([values[1:], next_value], dim=0)  # truncation bootstrap
             bootstrap = torch.where(dones.bool(), next_values, in_episode_next)  # truncation bootstrap
-            advantages, returns = compute_gae(  # GAE as a tested function
+            advantages, returns = compute_gae(  # tested function: GAE with the truncation bootstrap
                 rewards, values, bootstrap, terminations, dones, args.gamma, args.gae_lambda
             )
             next_values.zero_()  # truncation bootstrap
 
         # flatten the batch
-        b_obs = obs.reshape((-1, obs_dim))
+        b_obs = obs.reshape((-1,) + envs.single_observation_space.shape)
         b_logprobs = logprobs.reshape(-1)
-        b_actions = actions.reshape((-1, act_dim))
+        b_actions = actions.reshape((-1,) + envs.single_action_space.shape)
         b_advantages = advantages.reshape(-1)
         b_returns = returns.reshape(-1)
         b_values = values.reshape(-1)
 
         # DAP: steps (a)-(c), once per iteration while the annealed coefficients are above zero
-        imitation_coef = anneal(args.imitation_coef, iteration, num_iterations, args.prior_anneal_frac)
-        kl_coef = anneal(args.kl_coef, iteration, num_iterations, args.prior_anneal_frac)
+        imitation_coef = anneal(args.imitation_coef, iteration, args.num_iterations, args.prior_anneal_frac)
+        kl_coef = anneal(args.kl_coef, iteration, args.num_iterations, args.prior_anneal_frac)
         dap_now = imitation_coef > 0 or kl_coef > 0
         if dap_now:
             b_env_actions = b_actions.clamp(act_low_t, act_high_t)
@@ -678,12 +682,12 @@ def train(args: Args, stop: "InterruptFlag") -> str:
                            raw_obs.reshape((-1, obs_dim)), b_env_actions, b_advantages, b_returns, act_low_t, act_high_t)
 
         # Optimizing the policy and value network
-        b_inds = np.arange(batch_size)
+        b_inds = np.arange(args.batch_size)
         clipfracs = []
         for epoch in range(args.update_epochs):
             np.random.shuffle(b_inds)
-            for start in range(0, batch_size, minibatch_size):
-                end = start + minibatch_size
+            for start in range(0, args.batch_size, args.minibatch_size):
+                end = start + args.minibatch_size
                 mb_inds = b_inds[start:end]
 
                 _, newlogprob, entropy, newvalue = agent.get_action_and_value(b_obs[mb_inds], b_actions[mb_inds])
@@ -700,10 +704,10 @@ def train(args: Args, stop: "InterruptFlag") -> str:
                 if args.norm_adv:
                     mb_advantages = (mb_advantages - mb_advantages.mean()) / (mb_advantages.std() + 1e-8)
 
-                # Policy loss (CleanRL's lines, as a tested function)
+                # Policy loss: CleanRL's lines, as a tested function
                 pg_loss = clipped_policy_loss(ratio, mb_advantages, args.clip_coef)
 
-                # Value loss (CleanRL's lines, as a tested function)
+                # Value loss: CleanRL's lines, as a tested function
                 newvalue = newvalue.view(-1)
                 v_loss = value_loss(newvalue, b_values[mb_inds], b_returns[mb_inds], args.clip_coef, args.clip_vloss)
 
@@ -730,48 +734,44 @@ def train(args: Args, stop: "InterruptFlag") -> str:
         var_y = np.var(y_true)
         explained_var = np.nan if var_y == 0 else 1 - np.var(y_true - y_pred) / var_y
 
-        # TRY NOT TO MODIFY: record rewards for plotting purposes (one row of progress.csv per iteration)
-        train_seconds = time.time() - start_time - out.eval_seconds  # evaluation time is not training time
-        row = {
-            "iteration": iteration,
-            "global_step": global_step,
-            "charts/episodic_return": out.iteration_return(),
-            "charts/episodes": len(out.iteration_returns),
-            "charts/learning_rate": optimizer.param_groups[0]["lr"],
-            "charts/SPS": int(global_step / train_seconds),
-            "losses/value_loss": v_loss.item(),
-            "losses/policy_loss": pg_loss.item(),
-            "losses/entropy": entropy_loss.item(),
-            "losses/old_approx_kl": old_approx_kl.item(),
-            "losses/approx_kl": approx_kl.item(),
-            "losses/clipfrac": np.mean(clipfracs),
-            "losses/explained_variance": explained_var,
-            "time/elapsed_s": train_seconds,
-            "time/eval_s": out.eval_seconds,
-        }
-        if device.type == "cuda":
-            row["perf/peak_gpu_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+        # TRY NOT TO MODIFY: record rewards for plotting purposes
+        writer.add_scalar("charts/learning_rate", optimizer.param_groups[0]["lr"], global_step)
+        writer.add_scalar("losses/value_loss", v_loss.item(), global_step)
+        writer.add_scalar("losses/policy_loss", pg_loss.item(), global_step)
+        writer.add_scalar("losses/entropy", entropy_loss.item(), global_step)
+        writer.add_scalar("losses/old_approx_kl", old_approx_kl.item(), global_step)
+        writer.add_scalar("losses/approx_kl", approx_kl.item(), global_step)
+        writer.add_scalar("losses/clipfrac", np.mean(clipfracs), global_step)
+        writer.add_scalar("losses/explained_variance", explained_var, global_step)
+        train_seconds = time.time() - start_time - writer.eval_seconds  # --eval-every: evaluation time is not training time
+        writer.add_scalar("charts/SPS", int(global_step / train_seconds), global_step)  # --eval-every: without evaluation time
+        if device.type == "cuda":  # peak GPU memory
+            writer.add_scalar("perf/peak_gpu_mb", torch.cuda.max_memory_allocated(device) / 2**20, global_step)
         if use_dap:  # DAP: what the prior did this iteration
-            row.update({"dap/imitation_coef": imitation_coef, "dap/kl_coef": kl_coef})
-            if dap_now:
-                leak = [p.grad.norm() for p in [*prior.parameters(), *qf.parameters()] if p.grad is not None]
-                row.update({"losses/imitation": im_loss.item(), "losses/kl": k_loss.item(), **dap.log,
+            writer.add_scalar("dap/imitation_coef", imitation_coef, global_step)
+            writer.add_scalar("dap/kl_coef", kl_coef, global_step)
+        if dap_now:  # DAP
+            leak = [p.grad.norm() for p in [*prior.parameters(), *qf.parameters()] if p.grad is not None]
+            dap.log.update({"losses/imitation": im_loss.item(), "losses/kl": k_loss.item(),  # DAP
                             "dap/effective_imitation_coef": imitation_coef * dap.log["dap/active_frac"],
                             "dap/grad_leak": float(sum(leak)) if leak else 0.0})
-        out.log_iteration(row)
+            for key, value in dap.log.items():  # DAP
+                writer.add_scalar(key, value, global_step)
+        writer.end_iteration(iteration, global_step, train_seconds)  # run files: progress.csv, episodes.csv, progress line
+        # non-finite guard: stop with a clear message, keep the logs
         if not (math.isfinite(loss.item()) and all(torch.isfinite(p).all() for p in agent.parameters())):
-            out.finish(agent=None, obs_norm=obs_norm, device=device)  # keep the logs, not a broken model
+            writer.finish(agent=None, obs_norm=obs_norm, device=device)  # non-finite guard: the logs, not a broken model
             raise SystemExit(f"error: the loss or the actor-critic's weights became non-finite at iteration "
-                             f"{iteration}; logs saved in {out.run_dir} (try a smaller --learning-rate).")
-        out.maybe_evaluate(agent, obs_norm, global_step, device)
+                             f"{iteration}; logs saved in {writer.run_dir} (try a smaller --learning-rate).")
+        writer.maybe_evaluate(agent, obs_norm, global_step, device)  # --eval-every
 
     envs.close()
-    out.finish(agent, obs_norm, device)
+    writer.finish(agent, obs_norm, device)
     if stop.signum:
         name = signal.Signals(stop.signum).name
-        print(f"stopped by {name} at step {global_step}; what the run had is saved in {out.run_dir}", file=sys.stderr)
+        print(f"stopped by {name} at step {global_step}; what the run had is saved in {writer.run_dir}", file=sys.stderr)
         raise SystemExit(128 + stop.signum)
-    return out.run_dir
+    return writer.run_dir
 
 
 # ===================================================================================================
@@ -920,11 +920,13 @@ def evaluate(agent: Agent, obs_norm: ObsNormalizer, env_id: str, episodes: int, 
     return np.array(returns)
 
 
-class RunOutputs:
-    """Everything a run writes into its own folder `{runs_dir}/{run_name}[-n]/`: config.json at the
-    start; progress.csv and episodes.csv after every iteration; eval.csv every --eval-every steps;
-    with --save-model, model.pt and eval.json at the end; with --save-rollouts, the .npz at the end.
-    Every file is written to a temporary file and renamed, so a crash never leaves half a file."""
+class RunWriter:
+    """Everything a run writes into its own folder `{runs_dir}/{run_name}[-n]/`, behind the
+    `add_scalar(tag, value, step)` calls of CleanRL's loop: config.json at the start; progress.csv
+    (one row per iteration) and episodes.csv after every iteration; eval.csv every --eval-every steps;
+    with --save-model, model.pt and eval.json at the end; with --save-rollouts, the .npz at the end;
+    TensorBoard events too when the optional tensorboard package is installed. Every file is written
+    to a temporary file and renamed, so a crash never leaves half a file."""
 
     EVAL_SEED_OFFSET = 10_000  # evaluation envs are seeded apart from the training envs
 
@@ -933,54 +935,56 @@ class RunOutputs:
         self.run_dir = make_run_dir(args.runs_dir, run_name)
         with open(os.path.join(self.run_dir, "config.json"), "w") as f:
             json.dump({**asdict(args), "command": " ".join(sys.argv)}, f, indent=1)
-        self.progress_rows, self.episode_rows, self.eval_rows = [], [], []
+        self.row, self.progress_rows, self.episode_rows, self.eval_rows = {}, [], [], []
         self.iteration_returns, self.recent_returns = [], deque(maxlen=100)
+        self.eval_seconds = 0.0
         self.rollout_log = None
         if args.save_rollouts is not None:
             os.makedirs(os.path.dirname(os.path.abspath(args.save_rollouts)), exist_ok=True)
             self.rollout_log = RolloutLog(args.env_id, act_low, act_high)
-        self.eval_seconds = 0.0
-        self.writer = None  # TensorBoard events too, when the optional tensorboard package is installed
+        self.tensorboard = None
         if importlib.util.find_spec("tensorboard") is not None:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.writer = SummaryWriter(self.run_dir)
-            self.writer.add_text("hyperparameters", "|param|value|\n|-|-|\n%s" % (
+            self.tensorboard = SummaryWriter(self.run_dir)
+            self.tensorboard.add_text("hyperparameters", "|param|value|\n|-|-|\n%s" % (
                 "\n".join([f"|{key}|{value}|" for key, value in vars(args).items()])))
+
+    def add_scalar(self, tag: str, value, step: int) -> None:
+        """Record a number: an episode's return or length goes to episodes.csv, anything else into this
+        iteration's row of progress.csv."""
+        value = float(value)
+        if tag == "charts/episodic_return":
+            self.iteration_returns.append(value)
+            self.recent_returns.append(value)
+            self.episode_rows.append({"global_step": step, "episodic_return": value})
+        elif tag == "charts/episodic_length":
+            self.episode_rows[-1]["episodic_length"] = int(value)
+        else:
+            self.row[tag] = value
+        if self.tensorboard is not None:
+            self.tensorboard.add_scalar(tag, value, step)
+
+    def end_iteration(self, iteration: int, global_step: int, train_seconds: float) -> None:
+        """Close the iteration's row (with the mean return of the episodes that ended in it, nan if
+        none did), rewrite progress.csv and episodes.csv, print the progress line."""
+        mean_return = float(np.mean(self.iteration_returns)) if self.iteration_returns else float("nan")
+        self.progress_rows.append({"iteration": iteration, "global_step": global_step,
+                                   "charts/episodic_return": mean_return, "charts/episodes": len(self.iteration_returns),
+                                   **self.row, "time/elapsed_s": train_seconds, "time/eval_s": self.eval_seconds})
+        write_csv(os.path.join(self.run_dir, "progress.csv"), self.progress_rows)
+        if self.episode_rows:
+            write_csv(os.path.join(self.run_dir, "episodes.csv"), self.episode_rows)
+        recent = f"{np.mean(self.recent_returns):.1f}" if self.recent_returns else "n/a"
+        left = train_seconds / global_step * (self.total_steps - global_step)
+        print(f"iter {iteration} | step {global_step:,}/{self.total_steps:,} | SPS {int(self.row['charts/SPS'])} | "
+              f"{fmt_seconds(train_seconds)} elapsed, {fmt_seconds(left)} left | "
+              f"return {recent} (last {len(self.recent_returns)} episodes)", flush=True)
+        self.row, self.iteration_returns = {}, []
 
     def log_transition(self, obs, actions, rewards, terminations, truncations) -> None:
         if self.rollout_log is not None:
             self.rollout_log.add(obs, actions, rewards, terminations, truncations)
-
-    def log_episode(self, global_step: int, episodic_return: float, episodic_length: int) -> None:
-        self.iteration_returns.append(episodic_return)
-        self.recent_returns.append(episodic_return)
-        self.episode_rows.append({"global_step": global_step, "episodic_return": episodic_return,
-                                  "episodic_length": episodic_length})
-        if self.writer is not None:
-            self.writer.add_scalar("charts/episodic_return", episodic_return, global_step)
-            self.writer.add_scalar("charts/episodic_length", episodic_length, global_step)
-
-    def iteration_return(self) -> float:
-        """Mean return of the episodes that ended in this iteration (nan if none did)."""
-        return float(np.mean(self.iteration_returns)) if self.iteration_returns else float("nan")
-
-    def log_iteration(self, row: dict) -> None:
-        """Append the iteration's row, rewrite progress.csv and episodes.csv, print the progress line."""
-        self.progress_rows.append(row)
-        write_csv(os.path.join(self.run_dir, "progress.csv"), self.progress_rows)
-        if self.episode_rows:
-            write_csv(os.path.join(self.run_dir, "episodes.csv"), self.episode_rows)
-        if self.writer is not None:
-            for key, value in row.items():
-                if "/" in key:
-                    self.writer.add_scalar(key, value, row["global_step"])
-        step, seconds = row["global_step"], row["time/elapsed_s"]
-        recent = f"{np.mean(self.recent_returns):.1f}" if self.recent_returns else "n/a"
-        print(f"iter {row['iteration']} | step {step:,}/{self.total_steps:,} | SPS {row['charts/SPS']} | "
-              f"{fmt_seconds(seconds)} elapsed, {fmt_seconds(seconds / step * (self.total_steps - step))} left | "
-              f"return {recent} (last {len(self.recent_returns)} episodes)", flush=True)
-        self.iteration_returns = []
 
     def maybe_evaluate(self, agent: Agent, obs_norm: ObsNormalizer, global_step: int, device) -> None:
         """With --eval-every N: a deterministic evaluation at the first call at or past each multiple of N
@@ -1016,8 +1020,8 @@ class RunOutputs:
                 result = {"episodic_returns": returns.tolist(), "mean": float(returns.mean()),
                           "std": float(returns.std())}
                 atomic_write(os.path.join(self.run_dir, "eval.json"), lambda f: f.write(json.dumps(result).encode()))
-        if self.writer is not None:
-            self.writer.close()
+        if self.tensorboard is not None:
+            self.tensorboard.close()
 
 
 def fmt_seconds(seconds: float) -> str:
