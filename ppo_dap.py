@@ -496,6 +496,7 @@ def dap_step(args: Args, agent: Agent, prior: DiffusionPrior, peft_optimizer, qf
 
     # (c) the critic Q_phi, regressed on the lambda-returns of the actions taken in this rollout. It is
     # fitted before (b) draws the proposals because (b)'s optional gradient guidance uses it.
+    q_loss = torch.tensor(float("nan"))
     for _ in range(args.q_updates):
         idx = np.random.randint(0, batch_size, Q_BATCH_SIZE)
         q_loss = ((qf(b_obs[idx], b_env_actions[idx]) - b_returns[idx]) ** 2).mean()
