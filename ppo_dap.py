@@ -34,7 +34,7 @@ import torch.optim as optim
 import tyro
 from torch.distributions.normal import Normal
 
-from pretrain_prior import (DiffusionPrior, InterruptFlag, atomic_write, check_finite_flags, check_writable_dir, env_spaces,
+from pretrain_prior import (ActionPrior, InterruptFlag, atomic_write, check_finite_flags, check_writable_dir, env_spaces,
                             load_prior)
 
 # The paper's tasks and CleanRL's published numbers are the MuJoCo v4 tasks; gymnasium 1.x warns on
@@ -309,7 +309,7 @@ Q_BATCH_SIZE = 256  # (c) transitions per Q_phi gradient step
 PROPOSAL_VAR_FLOOR = 1e-2  # (d) floor of the reweighted proposals' variance v(s) in the KL target
 
 
-def load_checked_prior(args: Args, obs_dim: int, act_dim: int, device) -> DiffusionPrior:
+def load_checked_prior(args: Args, obs_dim: int, act_dim: int, device) -> ActionPrior:
     """The pretrained prior for `args.env_id`; stops with one sentence when it is missing or was made
     for another environment or other dimensions. Only this checkpoint is opened, never a dataset."""
     path = args.prior_path or os.path.join(os.path.dirname(os.path.abspath(__file__)), "priors", f"{args.env_id}.pt")
@@ -378,7 +378,7 @@ class Adapter(nn.Module):
         return x + self.up(nn.functional.mish(self.down(x)))
 
 
-def attach_peft(prior: DiffusionPrior, peft: str, lora_rank: int, lora_alpha: float, adapter_dim: int) -> list:
+def attach_peft(prior: ActionPrior, peft: str, lora_rank: int, lora_alpha: float, adapter_dim: int) -> list:
     """(a) Freeze every weight of `prior` and wrap its hidden layers with LoRA (`lora`) or follow each
     with an Adapter (`adapter`); `none` leaves the prior frozen. Returns the trainable parameters."""
     for p in prior.parameters():
@@ -475,7 +475,7 @@ class DAPTargets:
     log: dict
 
 
-def dap_step(args: Args, agent: Agent, prior: DiffusionPrior, peft_optimizer, qf: QNetwork, q_optimizer,
+def dap_step(args: Args, agent: Agent, prior: ActionPrior, peft_optimizer, qf: QNetwork, q_optimizer,
              b_obs, b_raw_obs, b_env_actions, b_advantages, b_returns, act_low, act_high) -> DAPTargets:
     """Steps (a)-(c) of one iteration, on this rollout only (flattened [N, ...] tensors; `b_env_actions`
     as executed, i.e. clipped to the bounds [act_low, act_high]). Nothing here enters the rollout

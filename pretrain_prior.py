@@ -34,8 +34,10 @@ class Args:
     """the logged trajectories: an .npz with `observations` [N, obs_dim] and `actions` [N, act_dim] (e.g. from `ppo_dap.py --save-rollouts`)"""
     env_id: str = "Walker2d-v4"
     """the gymnasium id the data was logged on (gives the dimensions and the action bounds)"""
+    prior_kind: Literal["diffusion", "gaussian"] = "diffusion"
+    """the prior: the DDPM of the method, or the state-conditional Gaussian of the ablation (no diffusion flags apply)"""
     output: Optional[str] = None
-    """where to write the prior checkpoint, a .pt file (default: priors/{env_id}.pt)"""
+    """where to write the prior checkpoint, a .pt file (default: priors/{env_id}.pt, or priors/{env_id}-gaussian.pt)"""
     overwrite: bool = False
     """if toggled, replace an existing checkpoint at the output path (by default an existing file is never touched)"""
     seed: int = 1
@@ -228,7 +230,45 @@ def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
     return torch.cat([angles.sin(), angles.cos()], dim=-1)
 
 
-class DiffusionPrior(nn.Module):
+class ActionPrior(nn.Module):
+    """What every action prior shares: the dataset's observation statistics and the env's action bounds
+    (buffers saved with the weights), so a prior always takes raw observations [B, obs_dim] and gives
+    actions [B, ..., act_dim] in the env's units. Subclasses hold their network's hidden `nn.Linear`
+    layers in `self.hidden` (where LoRA or Adapters attach online) and provide `loss` and `sample`."""
+
+    def __init__(self, obs_dim: int, act_dim: int):
+        super().__init__()
+        self.obs_dim, self.act_dim = obs_dim, act_dim
+        self.register_buffer("obs_mean", torch.zeros(obs_dim))
+        self.register_buffer("obs_std", torch.ones(obs_dim))
+        self.register_buffer("act_low", -torch.ones(act_dim))
+        self.register_buffer("act_high", torch.ones(act_dim))
+
+    def set_normalization(self, obs_mean, obs_std, act_low, act_high) -> None:
+        """Store the dataset's observation statistics and the env's action bounds."""
+        for name, value in (("obs_mean", obs_mean), ("obs_std", obs_std), ("act_low", act_low), ("act_high", act_high)):
+            getattr(self, name).copy_(torch.as_tensor(np.asarray(value), dtype=torch.float32))
+
+    def normalize_obs(self, obs: torch.Tensor) -> torch.Tensor:
+        return ((obs - self.obs_mean) / self.obs_std).clamp(-10.0, 10.0)
+
+    def scale_action(self, action: torch.Tensor) -> torch.Tensor:
+        """Env units -> [-1, 1]."""
+        return 2.0 * (action - self.act_low) / (self.act_high - self.act_low) - 1.0
+
+    def unscale_action(self, scaled: torch.Tensor) -> torch.Tensor:
+        """[-1, 1] -> env units."""
+        return self.act_low + (scaled + 1.0) * 0.5 * (self.act_high - self.act_low)
+
+    @staticmethod
+    def weighted_mean(per_sample: torch.Tensor, weights: Optional[torch.Tensor]) -> torch.Tensor:
+        """Mean of per-sample losses [B], or their `weights`-weighted mean."""
+        if weights is None:
+            return per_sample.mean()
+        return (weights * per_sample).sum() / weights.sum()
+
+
+class DiffusionPrior(ActionPrior):
     """Conditional DDPM p(a | s) with epsilon-prediction (Ho et al. 2020).
 
     Takes raw observations [B, obs_dim] and actions [B, act_dim] in the env's units; inside, the
@@ -240,17 +280,11 @@ class DiffusionPrior(nn.Module):
 
     def __init__(self, obs_dim: int, act_dim: int, *, num_diffusion_steps: int = 20, schedule: str = "cosine",
                  hidden_dim: int = 128, num_hidden_layers: int = 3, time_dim: int = 16):
-        super().__init__()
-        self.config = dict(obs_dim=obs_dim, act_dim=act_dim, num_diffusion_steps=num_diffusion_steps,
+        super().__init__(obs_dim, act_dim)
+        self.config = dict(kind="diffusion", obs_dim=obs_dim, act_dim=act_dim, num_diffusion_steps=num_diffusion_steps,
                            schedule=schedule, hidden_dim=hidden_dim, num_hidden_layers=num_hidden_layers,
                            time_dim=time_dim)
-        self.obs_dim, self.act_dim, self.num_steps, self.time_dim = obs_dim, act_dim, num_diffusion_steps, time_dim
-
-        # Normalisation statistics (set from the dataset with `set_normalization`, saved as buffers).
-        self.register_buffer("obs_mean", torch.zeros(obs_dim))
-        self.register_buffer("obs_std", torch.ones(obs_dim))
-        self.register_buffer("act_low", -torch.ones(act_dim))
-        self.register_buffer("act_high", torch.ones(act_dim))
+        self.num_steps, self.time_dim = num_diffusion_steps, time_dim
 
         # DDPM: beta schedule and the quantities of the forward and reverse processes, index t - 1.
         betas = beta_schedule(schedule, num_diffusion_steps)
@@ -268,23 +302,6 @@ class DiffusionPrior(nn.Module):
         widths = [act_dim + time_dim + obs_dim] + [hidden_dim] * num_hidden_layers
         self.hidden = nn.ModuleList(nn.Linear(i, o) for i, o in zip(widths[:-1], widths[1:]))
         self.out = nn.Linear(hidden_dim, act_dim)
-
-    # -- normalisation ------------------------------------------------------------------------------
-    def set_normalization(self, obs_mean, obs_std, act_low, act_high) -> None:
-        """Store the dataset's observation statistics and the env's action bounds."""
-        for name, value in (("obs_mean", obs_mean), ("obs_std", obs_std), ("act_low", act_low), ("act_high", act_high)):
-            getattr(self, name).copy_(torch.as_tensor(np.asarray(value), dtype=torch.float32))
-
-    def normalize_obs(self, obs: torch.Tensor) -> torch.Tensor:
-        return ((obs - self.obs_mean) / self.obs_std).clamp(-10.0, 10.0)
-
-    def scale_action(self, action: torch.Tensor) -> torch.Tensor:
-        """Env units -> [-1, 1]."""
-        return 2.0 * (action - self.act_low) / (self.act_high - self.act_low) - 1.0
-
-    def unscale_action(self, scaled: torch.Tensor) -> torch.Tensor:
-        """[-1, 1] -> env units."""
-        return self.act_low + (scaled + 1.0) * 0.5 * (self.act_high - self.act_low)
 
     # -- DDPM ---------------------------------------------------------------------------------------
     def eps(self, a_t: torch.Tensor, t: torch.Tensor, obs_n: torch.Tensor) -> torch.Tensor:
@@ -306,9 +323,7 @@ class DiffusionPrior(nn.Module):
         t = torch.randint(1, self.num_steps + 1, (a0.shape[0],), device=a0.device)
         noise = torch.randn_like(a0)
         per_sample = ((self.eps(self.q_sample(a0, t, noise), t, self.normalize_obs(obs)) - noise) ** 2).mean(-1)
-        if weights is None:
-            return per_sample.mean()
-        return (weights * per_sample).sum() / weights.sum()
+        return self.weighted_mean(per_sample, weights)
 
     def sample(self, obs: torch.Tensor, num_samples: int, guidance: Optional[Callable] = None,
                guidance_scale: float = 0.0) -> torch.Tensor:
@@ -340,11 +355,63 @@ class DiffusionPrior(nn.Module):
         return self.unscale_action(a_t.clamp(-1.0, 1.0)).reshape(batch, num_samples, self.act_dim)
 
 
+class GaussianPrior(ActionPrior):
+    """The ablation baseline: a state-conditional diagonal Gaussian p(a | s) = N(m(s), diag sigma(s)^2)
+    over scaled actions, fitted by (weighted) maximum likelihood, i.e. behaviour cloning. An MLP over
+    the normalised state with hidden layers like the DDPM's (in `self.hidden`, where LoRA or Adapters
+    attach) and the same `loss` / `sample` interface, so nothing online changes; but one mode per state.
+    """
+
+    LOG_STD_MIN, LOG_STD_MAX = -5.0, 1.0
+
+    def __init__(self, obs_dim: int, act_dim: int, *, hidden_dim: int = 128, num_hidden_layers: int = 3):
+        super().__init__(obs_dim, act_dim)
+        self.config = dict(kind="gaussian", obs_dim=obs_dim, act_dim=act_dim, hidden_dim=hidden_dim,
+                           num_hidden_layers=num_hidden_layers)
+        widths = [obs_dim] + [hidden_dim] * num_hidden_layers
+        self.hidden = nn.ModuleList(nn.Linear(i, o) for i, o in zip(widths[:-1], widths[1:]))
+        self.out = nn.Linear(hidden_dim, 2 * act_dim)
+
+    def mean_log_std(self, obs_n: torch.Tensor):
+        """Normalised s [B, obs_dim] -> mean [B, act_dim] and log-std [B, act_dim] of the scaled action."""
+        x = obs_n
+        for layer in self.hidden:
+            x = F.mish(layer(x))
+        mean, log_std = self.out(x).chunk(2, dim=-1)
+        return mean, log_std.clamp(self.LOG_STD_MIN, self.LOG_STD_MAX)
+
+    def loss(self, obs: torch.Tensor, actions: torch.Tensor, weights: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Negative log-likelihood of the scaled actions (mean over action dims); raw obs [B, obs_dim],
+        actions [B, act_dim]; `weights` [B] give a weighted mean."""
+        a = self.scale_action(actions).clamp(-1.0, 1.0)
+        mean, log_std = self.mean_log_std(self.normalize_obs(obs))
+        per_sample = (0.5 * ((a - mean) / log_std.exp()) ** 2 + log_std + 0.5 * math.log(2 * math.pi)).mean(-1)
+        return self.weighted_mean(per_sample, weights)
+
+    def sample(self, obs: torch.Tensor, num_samples: int, guidance: Optional[Callable] = None,
+               guidance_scale: float = 0.0) -> torch.Tensor:
+        """Raw obs [B, obs_dim] -> actions [B, num_samples, act_dim] in env units, clipped to the bounds.
+        Guidance (as DiffusionPrior.sample's, state-major): the mean moves by guidance_scale * sigma^2 *
+        grad_a Q(s, a) at a = the mean, the one-step analogue of the DDPM's shifted reverse means."""
+        batch = obs.shape[0]
+        mean, log_std = self.mean_log_std(self.normalize_obs(obs).repeat_interleave(num_samples, dim=0))
+        if guidance is not None and guidance_scale > 0.0:
+            with torch.enable_grad():
+                leaf = mean.detach().clamp(-1.0, 1.0).requires_grad_(True)
+                (grad,) = torch.autograd.grad(guidance(self.unscale_action(leaf)).sum(), leaf)
+            mean = mean + guidance_scale * (2 * log_std).exp() * grad
+        scaled = (mean + log_std.exp() * torch.randn_like(mean)).clamp(-1.0, 1.0)
+        return self.unscale_action(scaled).reshape(batch, num_samples, self.act_dim)
+
+
+PRIOR_KINDS = {"diffusion": DiffusionPrior, "gaussian": GaussianPrior}
+
+
 # ---------------------------------------------------------------------------------------------------
 # Checkpoint: one file with weights, config, normalisation, env id and provenance
 
 
-def save_prior(path: str, prior: DiffusionPrior, env_id: str, provenance: dict) -> None:
+def save_prior(path: str, prior: ActionPrior, env_id: str, provenance: dict) -> None:
     """Write the prior to `path` atomically (temporary file, then rename); a prior with a NaN or
     infinite weight is refused (ValueError) and nothing is written."""
     if not all(torch.isfinite(v).all() for v in prior.state_dict().values() if v.is_floating_point()):
@@ -360,8 +427,9 @@ def save_prior(path: str, prior: DiffusionPrior, env_id: str, provenance: dict) 
     atomic_write(path, lambda f: torch.save(state, f))
 
 
-def load_prior(path: str, map_location="cpu") -> DiffusionPrior:
-    """A ready `DiffusionPrior` from a checkpoint written by `save_prior`. Its env id and provenance
+def load_prior(path: str, map_location="cpu") -> ActionPrior:
+    """A ready prior (`DiffusionPrior`, or `GaussianPrior` for the ablation) from a checkpoint written by
+    `save_prior`. Its env id and provenance
     are in `prior.env_id` and `prior.provenance`. Raises ValueError (one sentence) on a file that is
     missing, unreadable or not a PPO-DAP prior."""
     if not os.path.isfile(path):
@@ -379,7 +447,8 @@ def load_prior(path: str, map_location="cpu") -> DiffusionPrior:
     if not all(torch.isfinite(v).all() for v in state["state_dict"].values() if v.is_floating_point()):
         raise ValueError(f"prior checkpoint {path} holds NaN or infinite weights")
     config = dict(state["config"])
-    prior = DiffusionPrior(config.pop("obs_dim"), config.pop("act_dim"), **config)
+    kind = config.pop("kind", "diffusion")  # priors saved before the Gaussian ablation existed are DDPMs
+    prior = PRIOR_KINDS[kind](config.pop("obs_dim"), config.pop("act_dim"), **config)
     prior.load_state_dict(state["state_dict"])
     prior.env_id, prior.provenance = state["env_id"], state["provenance"]
     return prior.to(map_location)
@@ -389,7 +458,7 @@ def load_prior(path: str, map_location="cpu") -> DiffusionPrior:
 # Training
 
 
-def heldout_loss(prior: DiffusionPrior, obs: torch.Tensor, actions: torch.Tensor, seed: int = 0) -> float:
+def heldout_loss(prior: ActionPrior, obs: torch.Tensor, actions: torch.Tensor, seed: int = 0) -> float:
     """Denoising loss on held-out data with fixed noise and timesteps, so numbers are comparable.
     The random streams of training (CPU and, on a GPU, that device's) are left where they were."""
     with torch.random.fork_rng(devices=[obs.device] if obs.device.type == "cuda" else []):
@@ -411,7 +480,8 @@ def check_args(args: Args) -> str:
             raise SystemExit(f"error: --{flag.replace('_', '-')} must be positive, got {getattr(args, flag)}.")
     if not 0.0 < args.holdout_fraction < 1.0:
         raise SystemExit(f"error: --holdout-fraction must lie in (0, 1), got {args.holdout_fraction}.")
-    output = args.output or os.path.join("priors", f"{args.env_id}.pt")
+    suffix = "" if args.prior_kind == "diffusion" else f"-{args.prior_kind}"
+    output = args.output or os.path.join("priors", f"{args.env_id}{suffix}.pt")
     if not output.endswith(".pt"):
         raise SystemExit(f"error: --output {output} must name a .pt file.")
     if os.path.exists(output) and not args.overwrite:
@@ -463,15 +533,20 @@ def main(args: Args) -> str:
     print(f"dataset {args.dataset}: {num} transitions ({len(holdout_idx)} held out), "
           f"mean episode return {provenance['mean_episode_return']}")
 
-    prior = DiffusionPrior(obs_dim, act_space.shape[0], num_diffusion_steps=args.num_diffusion_steps,
-                           schedule=args.schedule, hidden_dim=args.hidden_dim,
-                           num_hidden_layers=args.num_hidden_layers).to(device)
+    if args.prior_kind == "diffusion":
+        prior = DiffusionPrior(obs_dim, act_space.shape[0], num_diffusion_steps=args.num_diffusion_steps,
+                               schedule=args.schedule, hidden_dim=args.hidden_dim,
+                               num_hidden_layers=args.num_hidden_layers).to(device)
+    else:
+        prior = GaussianPrior(obs_dim, act_space.shape[0], hidden_dim=args.hidden_dim,
+                              num_hidden_layers=args.num_hidden_layers).to(device)
     prior.set_normalization(train_obs.mean(0).cpu(), train_obs.std(0).clamp(min=1e-6).cpu(),
                             act_space.low, act_space.high)
     optimizer = torch.optim.Adam(prior.parameters(), lr=args.learning_rate)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.num_updates)
-    print(f"prior: {sum(p.numel() for p in prior.parameters())} parameters, T={args.num_diffusion_steps} "
-          f"({args.schedule}), {args.num_hidden_layers} x {args.hidden_dim} Mish, on {device}")
+    shape = f"T={args.num_diffusion_steps} ({args.schedule})" if args.prior_kind == "diffusion" else "diagonal Gaussian"
+    print(f"prior: {args.prior_kind}, {sum(p.numel() for p in prior.parameters())} parameters, {shape}, "
+          f"{args.num_hidden_layers} x {args.hidden_dim} Mish, on {device}")
 
     start_time = time.time()
     running = 0.0

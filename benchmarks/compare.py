@@ -33,7 +33,7 @@ import tyro
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# Variants are plain flag sets of ppo_dap.py.
+# Variants are plain flag sets of ppo_dap.py ({env_id} is filled in).
 VARIANTS = {
     "ppo": "--imitation-coef 0 --kl-coef 0",
     "ppo-dap": "",
@@ -43,6 +43,7 @@ VARIANTS = {
     "guidance": "--guidance-scale 1.0",
     "q-filter": "--prior-filter q",
     "mean-only": "--no-imitate-std",
+    "gaussian-prior": "--prior-path priors/{env_id}-gaussian.pt",  # the ablation: same pipeline, a Gaussian prior
 }
 
 
@@ -191,7 +192,7 @@ def run_one(args: Args, env_id: str, variant: str, seed: int) -> dict:
     cmd = [sys.executable, os.path.join(ROOT, "ppo_dap.py"), "--env-id", env_id, "--seed", str(seed),
            "--total-timesteps", str(args.total_timesteps), "--exp-name", variant, "--runs-dir", runs_dir,
            "--save-model", "--eval-episodes", str(args.eval_episodes), "--eval-every", str(args.eval_every),
-           *shlex.split(VARIANTS[variant]), *shlex.split(args.extra_flags)]
+           *shlex.split(VARIANTS[variant].format(env_id=env_id)), *shlex.split(args.extra_flags)]
     os.makedirs(runs_dir, exist_ok=True)
     log_path = os.path.join(runs_dir, f"seed{seed}.log")
     start = time.time()

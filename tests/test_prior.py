@@ -9,7 +9,8 @@ import torch
 
 import ppo_dap
 import pretrain_prior
-from pretrain_prior import DiffusionPrior, beta_schedule, heldout_loss, load_prior, mean_episode_return, save_prior
+from pretrain_prior import (DiffusionPrior, GaussianPrior, beta_schedule, heldout_loss, load_prior, mean_episode_return,
+                            save_prior)
 
 
 @pytest.fixture(scope="module")
@@ -253,3 +254,54 @@ def test_good_small_dataset_trains(tmp_path):
     path = write_npz(tmp_path / "ok.npz", **good_arrays())
     out = pretrain_prior.main(prior_args(path, tmp_path, num_updates=5, log_every=5))
     assert load_prior(out).provenance["transitions"] == 50
+
+
+# ---------------------------------------------------------------- the Gaussian-prior ablation
+def fit(prior, s, actions, steps, lr=2e-3):
+    optimizer = torch.optim.Adam(prior.parameters(), lr=lr)
+    for _ in range(steps):
+        idx = torch.randint(0, len(s), (256,))
+        loss = prior.loss(s[idx], actions[idx])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+
+def test_gaussian_prior_fits_a_state_dependent_unimodal_distribution():
+    torch.manual_seed(0)
+    s = torch.rand(10_000, 1) * 2 - 1
+    actions = 0.3 + 0.4 * s + 0.1 * torch.randn(10_000, 1)
+    prior = GaussianPrior(1, 1, hidden_dim=64)
+    fit(prior, s, actions, 1500)
+    with torch.no_grad():
+        samples = prior.sample(torch.tensor([[-0.8], [0.5]]), 4000)
+    for i, state in enumerate((-0.8, 0.5)):
+        assert samples[i].mean().item() == pytest.approx(0.3 + 0.4 * state, abs=0.03)
+        assert samples[i].std().item() == pytest.approx(0.1, abs=0.02)
+
+
+def test_gaussian_prior_cannot_put_its_samples_on_both_modes():
+    """The bimodal toy of the DDPM test above: the Gaussian puts much of its mass between the modes."""
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+    s = torch.rand(20_000, 1, generator=g) * 2 - 1
+    upper = torch.rand(20_000, 1, generator=g) < 0.7
+    actions = torch.where(upper, 0.5 + 0.2 * s, -0.5 + 0.2 * s) + 0.05 * torch.randn(20_000, 1, generator=g)
+    prior = GaussianPrior(1, 1, hidden_dim=64)
+    fit(prior, s, actions, 1500)
+    with torch.no_grad():
+        a = prior.sample(torch.tensor([[0.0]]), 4000)[0, :, 0]
+    near_modes = ((a - 0.5).abs() < 0.2).float().mean().item() + ((a + 0.5).abs() < 0.2).float().mean().item()
+    assert 1 - near_modes > 0.25  # the DDPM leaves under 6% between the modes
+    assert a.mean().item() == pytest.approx(0.7 * 0.5 - 0.3 * 0.5, abs=0.05)  # moment-matching: mean 0.2
+
+
+def test_gaussian_prior_round_trips_through_the_checkpoint_and_the_cli(tmp_path, pendulum_dataset):
+    path = pretrain_prior.main(prior_args(pendulum_dataset, tmp_path, prior_kind="gaussian",
+                                          output=str(tmp_path / "g.pt")))
+    prior = load_prior(path)
+    assert isinstance(prior, GaussianPrior) and prior.config["kind"] == "gaussian"
+    with torch.no_grad():
+        a = prior.sample(torch.zeros(5, 3), 7)
+    assert a.shape == (5, 7, 1) and (a.abs() <= 2.0).all()
+    assert len(prior.hidden) == 3  # LoRA / Adapters attach as on the DDPM
