@@ -138,6 +138,8 @@ class Args:
     """(d) coefficient of KL(pi(.|s) || N(m(s), v(s))) toward the reweighted proposals' moments"""
     prior_anneal_frac: float = 0.3
     """(d) fraction of training over which both coefficients decay linearly to zero (then: plain PPO)"""
+    prior_release: Literal["clock", "return"] = "clock"
+    """(d) `return`: also switch both terms off in any iteration where the actor's mean training return (last 100 episodes) is at least the return of the prior's dataset"""
 
 
 # ===================================================================================================
@@ -454,6 +456,14 @@ def kl_loss(dist: Normal, m: torch.Tensor, v: torch.Tensor, active: torch.Tensor
     return (torch.distributions.kl_divergence(dist, Normal(m, v.sqrt())).sum(-1) * active).mean()
 
 
+def return_gate(recent_returns, prior_return: float) -> float:
+    """(d) The return release: 1.0 while the actor's mean training return over `recent_returns` (the last
+    100 episodes) is below `prior_return`, the mean episode return of the data the prior was made
+    from, and 0.0 once the actor does at least as well as the behaviour it would imitate (1.0 before
+    any episode has ended)."""
+    return 1.0 if len(recent_returns) == 0 or float(np.mean(recent_returns)) < prior_return else 0.0
+
+
 def anneal(coef: float, iteration: int, num_iterations: int, frac: float) -> float:
     """(d) coef decayed linearly from its full value at iteration 1 to zero after frac of training."""
     return coef * max(0.0, 1.0 - (iteration - 1) / (frac * num_iterations))
@@ -576,6 +586,10 @@ def train(args: Args, stop: "InterruptFlag") -> str:
         qf = QNetwork(obs_dim, act_dim).to(device)
         q_optimizer = optim.Adam(qf.parameters(), lr=args.q_lr)
         act_low_t, act_high_t = torch.tensor(act_low, device=device), torch.tensor(act_high, device=device)
+        prior_return = prior.provenance.get("mean_episode_return")  # for --prior-release return
+        if args.prior_release == "return" and prior_return is None:
+            raise SystemExit(f"error: --prior-release return needs the prior's data return, and {prior.env_id}'s prior "
+                             "records none (its dataset had no rewards); use --prior-release clock.")
         print(f"DAP: prior for {prior.env_id} from {prior.provenance.get('transitions')} logged transitions; "
               f"PEFT {args.peft}: {sum(p.numel() for p in peft_params)} trainable, "
               f"{sum(p.numel() for p in prior.parameters() if not p.requires_grad)} frozen parameters")
@@ -674,8 +688,9 @@ def train(args: Args, stop: "InterruptFlag") -> str:
         b_values = values.reshape(-1)
 
         # DAP: steps (a)-(c), once per iteration while the annealed coefficients are above zero
-        imitation_coef = anneal(args.imitation_coef, iteration, args.num_iterations, args.prior_anneal_frac)
-        kl_coef = anneal(args.kl_coef, iteration, args.num_iterations, args.prior_anneal_frac)
+        gate = return_gate(writer.recent_returns, prior_return) if args.prior_release == "return" else 1.0
+        imitation_coef = gate * anneal(args.imitation_coef, iteration, args.num_iterations, args.prior_anneal_frac)
+        kl_coef = gate * anneal(args.kl_coef, iteration, args.num_iterations, args.prior_anneal_frac)
         dap_now = imitation_coef > 0 or kl_coef > 0
         if dap_now:
             b_env_actions = b_actions.clamp(act_low_t, act_high_t)
@@ -751,6 +766,7 @@ def train(args: Args, stop: "InterruptFlag") -> str:
         if use_dap:  # DAP: what the prior did this iteration
             writer.add_scalar("dap/imitation_coef", imitation_coef, global_step)
             writer.add_scalar("dap/kl_coef", kl_coef, global_step)
+            writer.add_scalar("dap/release_gate", gate, global_step)
         if dap_now:  # DAP
             leak = [p.grad.norm() for p in [*prior.parameters(), *qf.parameters()] if p.grad is not None]
             dap.log.update({"losses/imitation": im_loss.item(), "losses/kl": k_loss.item(),  # DAP
