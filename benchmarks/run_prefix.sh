@@ -12,7 +12,7 @@ OMP_NUM_THREADS=1 python ppo_dap.py --env-id "$env" --seed "$seed" --exp-name "$
   --runs-dir "$out/$name" --total-timesteps 1000000 "$@" >"$log" 2>&1 &
 pid=$!
 while kill -0 "$pid" 2>/dev/null; do
-  if grep -q "^iter $stop/" "$log"; then kill -TERM "$pid"; fi
+  if grep -qE "^iter $stop( |/)" "$log"; then kill -TERM "$pid"; fi
   sleep 5
 done
 wait "$pid" || true

@@ -2,9 +2,9 @@
 # The release screen (README "Releasing the prior"): Hopper-v4, the first 200 iterations (409,600
 # steps) of the default 1M-step run, seeds 1-2, two runs at a time. The current default and PPO come
 # from benchmarks/results/hopper_1m (same code path, bit-identical for those flags).
-#   ROUND=1 bash benchmarks/screen_release.sh; ROUND=2 bash benchmarks/screen_release.sh
+#   ROUND=1 bash benchmarks/screen_release.sh; then ROUND=2, then ROUND=3
 #   python benchmarks/summarise_screen.py benchmarks/results/screen_hopper --baseline-dir benchmarks/results/hopper_1m
-# (Round 1's qfilter runs were stopped a little after iteration 200; the summary reads iterations 1-200.)
+# (Some runs were stopped after iteration 200, coef0.1 at 411; the summary reads iterations 1-200.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-benchmarks/results/screen_hopper}
@@ -13,12 +13,16 @@ if [ "${ROUND:-1}" = 1 ]; then
     "qfilter|--prior-filter q"
     "frac0.05|--prior-anneal-frac 0.05"
   )
-else  # round 2: the imitation collapsed the actor's std in round 1, so imitate the mean only
+elif [ "${ROUND}" = 2 ]; then  # round 2: the imitation collapsed the actor's std in round 1
   variants=(
     "coef0.1|--imitation-coef 0.1"
     "meanonly|--no-imitate-std"
-    "meanonly-qfilter|--no-imitate-std --prior-filter q"
-    "meanonly-frac0.1|--no-imitate-std --prior-anneal-frac 0.1"
+  )
+else  # round 3: release when the actor's return reaches the prior's data return
+  variants=(
+    "release|--prior-release return"
+    "coef0.3|--imitation-coef 0.3"
+    "release-coef0.3|--prior-release return --imitation-coef 0.3"
   )
 fi
 jobs=()

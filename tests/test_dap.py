@@ -315,3 +315,25 @@ def test_prior_for_other_env_or_dims_or_corrupt_is_refused(tmp_path):
 def test_bad_dap_flags(tmp_path, kw, message):
     with pytest.raises(SystemExit, match=message):
         ppo_dap.main(walker_args(tmp_path, **kw))
+
+
+# ---------------------------------------------------------------- the return release
+def test_return_gate_opens_below_the_prior_data_return_and_closes_at_it():
+    assert ppo_dap.return_gate([], 100.0) == 1.0  # no episode yet: the prior acts
+    assert ppo_dap.return_gate([50.0, 120.0], 100.0) == 1.0  # mean 85 < 100
+    assert ppo_dap.return_gate([90.0, 110.0], 100.0) == 0.0  # mean 100: as good as the data, released
+
+
+@pytest.mark.parametrize("data_return, expect_on", [(-1e9, False), (1e9, True)])
+def test_return_release_switches_the_prior_off_once_the_actor_beats_its_data(tmp_path, data_return, expect_on):
+    prior = load_prior(SHIPPED)
+    path = str(tmp_path / "prior.pt")
+    save_prior(path, prior, "Walker2d-v4", {**prior.provenance, "mean_episode_return": data_return})
+    run_dir = ppo_dap.main(walker_args(tmp_path, prior_path=path, prior_release="return"))
+    rows = read_csv(os.path.join(run_dir, "progress.csv"))
+    # the gate reads the episodes that ended in the rollout just collected (an untrained walker falls
+    # within a few dozen steps), so it decides from iteration 1 on
+    for row in rows:
+        assert float(row["dap/release_gate"]) == float(expect_on)
+        assert (float(row["dap/imitation_coef"]) > 0) == expect_on
+        assert (row.get("losses/imitation", "") != "") == expect_on
