@@ -50,14 +50,16 @@ def main(folder: str, baseline_dir: str, n: int = 200) -> None:
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for (variant, seed) in sorted(runs, key=lambda k: (k[0] != "ppo", k[0] != "ppo-dap", k)):
         rows = runs[(variant, seed)]
-        if len(rows) < n:
-            print(f"| {variant} | {seed} | (only {len(rows)} iterations so far) | | | | |")
+        if len(rows) < 40:
+            print(f"| {variant} | {seed} | (only {len(rows)} iterations) | | | | |")
             continue
-        r = returns(rows, n)
+        m = min(n, len(rows))  # a run stopped early (rejected) is read over the iterations it has
+        name = variant if m == n else f"{variant} (stopped at {m})"
+        r = returns(rows, m)
         a = aulc(rows, 40)
         ratio = a / aulc(runs[("ppo", seed)], 40) if ("ppo", seed) in runs else np.nan
-        worst = np.min(window_means(r) / window_means(ppo[seed])) if seed in ppo else np.nan
-        print(f"| {variant} | {seed} | {a:.0f} | {ratio:.2f} | {np.nanmean(r):.0f} | {np.nanmean(r[-20:]):.0f} | {worst:.2f} |")
+        worst = np.min(window_means(r) / window_means(ppo[seed][:m])) if seed in ppo else np.nan
+        print(f"| {name} | {seed} | {a:.0f} | {ratio:.2f} | {np.nanmean(r):.0f} | {np.nanmean(r[-20:]):.0f} | {worst:.2f} |")
 
 
 if __name__ == "__main__":
