@@ -136,9 +136,9 @@ class Args:
     """(d) if toggled, the imitation loss trains the actor's std too; if not, only its mean (the std stays PPO's)"""
     kl_coef: float = 0.0
     """(d) coefficient of KL(pi(.|s) || N(m(s), v(s))) toward the reweighted proposals' moments"""
-    prior_anneal_frac: float = 0.3
-    """(d) fraction of training over which both coefficients decay linearly to zero (then: plain PPO)"""
-    prior_release: Literal["clock", "return"] = "clock"
+    prior_anneal_steps: int = 50_000
+    """(d) environment steps over which both coefficients decay linearly to zero (then: plain PPO), whatever the budget"""
+    prior_release: Literal["clock", "return"] = "return"
     """(d) `return`: also switch both terms off in any iteration where the actor's mean training return (last 100 episodes) is at least the return of the prior's dataset"""
 
 
@@ -464,9 +464,10 @@ def return_gate(recent_returns, prior_return: float) -> float:
     return 1.0 if len(recent_returns) == 0 or float(np.mean(recent_returns)) < prior_return else 0.0
 
 
-def anneal(coef: float, iteration: int, num_iterations: int, frac: float) -> float:
-    """(d) coef decayed linearly from its full value at iteration 1 to zero after frac of training."""
-    return coef * max(0.0, 1.0 - (iteration - 1) / (frac * num_iterations))
+def anneal(coef: float, steps_done: int, anneal_steps: int) -> float:
+    """(d) coef decayed linearly from its full value at step 0 to zero at `anneal_steps` environment
+    steps; `steps_done` counts the steps before the current iteration's update."""
+    return coef * max(0.0, 1.0 - steps_done / anneal_steps)
 
 
 @dataclass
@@ -688,9 +689,10 @@ def train(args: Args, stop: "InterruptFlag") -> str:
         b_values = values.reshape(-1)
 
         # DAP: steps (a)-(c), once per iteration while the annealed coefficients are above zero
-        gate = return_gate(writer.recent_returns, prior_return) if args.prior_release == "return" else 1.0
-        imitation_coef = gate * anneal(args.imitation_coef, iteration, args.num_iterations, args.prior_anneal_frac)
-        kl_coef = gate * anneal(args.kl_coef, iteration, args.num_iterations, args.prior_anneal_frac)
+        gate = return_gate(writer.recent_returns, prior_return) if use_dap and args.prior_release == "return" else 1.0
+        steps_before = (iteration - 1) * args.batch_size
+        imitation_coef = gate * anneal(args.imitation_coef, steps_before, args.prior_anneal_steps)
+        kl_coef = gate * anneal(args.kl_coef, steps_before, args.prior_anneal_steps)
         dap_now = imitation_coef > 0 or kl_coef > 0
         if dap_now:
             b_env_actions = b_actions.clamp(act_low_t, act_high_t)
@@ -801,7 +803,7 @@ def check_args(args: Args) -> None:
     check_finite_flags(args)
     flag = lambda name: f"--{name.replace('_', '-')} must"  # noqa: E731
 
-    for name in ("total_timesteps", "num_envs", "num_steps", "num_minibatches", "update_epochs", "lora_rank",
+    for name in ("total_timesteps", "num_envs", "num_steps", "num_minibatches", "update_epochs", "prior_anneal_steps", "lora_rank",
                  "adapter_dim", "num_proposals", "proposal_states", "q_updates", "learning_rate", "clip_coef",
                  "max_grad_norm", "lora_alpha", "prior_lr", "q_lr", "peft_adv_beta", "energy_temperature"):
         if not getattr(args, name) > 0:
@@ -813,8 +815,6 @@ def check_args(args: Args) -> None:
     for name in ("gamma", "gae_lambda"):
         if not 0.0 <= getattr(args, name) <= 1.0:
             raise SystemExit(f"error: {flag(name)} lie in [0, 1], got {getattr(args, name)}.")
-    if not 0.0 < args.prior_anneal_frac <= 1.0:
-        raise SystemExit(f"error: {flag('prior_anneal_frac')} lie in (0, 1], got {args.prior_anneal_frac}.")
     if args.target_kl is not None and not args.target_kl > 0:
         raise SystemExit(f"error: {flag('target_kl')} be positive when given, got {args.target_kl}.")
     if args.eval_every > 0 and args.eval_episodes == 0:

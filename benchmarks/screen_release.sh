@@ -4,7 +4,11 @@
 # from benchmarks/results/hopper_1m (same code path, bit-identical for those flags).
 #   ROUND=1 bash benchmarks/screen_release.sh; then ROUND=2, then ROUND=3
 #   python benchmarks/summarise_screen.py benchmarks/results/screen_hopper --baseline-dir benchmarks/results/hopper_1m
-# (Some runs were stopped after iteration 200, coef0.1 at 411; the summary reads iterations 1-200.)
+# (Some runs were stopped after iteration 200, coef0.1 at 411; the summary reads iterations 1-200.
+# meanonly and coef0.3 were stopped as rejected at iterations 156 and 87; release-coef0.3 never ran.)
+# The rounds ran at commits 65a6f5c (round 1), 46e840a (round 2) and 02e5668 (round 3), before
+# --prior-anneal-frac became --prior-anneal-steps: check out that commit to rerun a round. At 1M steps
+# --prior-anneal-frac 0.05 is 24.4 iterations (48,800 steps), about today's default --prior-anneal-steps 50000.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-benchmarks/results/screen_hopper}

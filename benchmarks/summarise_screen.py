@@ -60,6 +60,17 @@ def main(folder: str, baseline_dir: str, n: int = 200) -> None:
         ratio = a / aulc(runs[("ppo", seed)], 40) if ("ppo", seed) in runs else np.nan
         worst = np.min(window_means(r) / window_means(ppo[seed][:m])) if seed in ppo else np.nan
         print(f"| {name} | {seed} | {a:.0f} | {ratio:.2f} | {np.nanmean(r):.0f} | {np.nanmean(r[-20:]):.0f} | {worst:.2f} |")
+    # the check is on the mean over seeds: the worst 20-iteration window of the seed-mean curves
+    print("\nWorst 20-iteration window of the seed-mean training return over PPO's (seeds both have):\n")
+    for variant in sorted({v for v, _ in runs if v != "ppo"}):
+        seeds = [s for (v, s) in runs if v == variant and s in ppo and len(runs[(v, s)]) >= 40]
+        if not seeds:
+            continue
+        m = min(n, *(len(runs[(variant, s)]) for s in seeds))
+        mine = np.mean([returns(runs[(variant, s)], m) for s in seeds], axis=0)
+        theirs = np.mean([ppo[s][:m] for s in seeds], axis=0)
+        ratios = window_means(mine) / window_means(theirs)
+        print(f"- {variant}: {ratios.min():.2f} (iterations {ratios.argmin() + 1}-{ratios.argmin() + 20} of {m})")
 
 
 if __name__ == "__main__":

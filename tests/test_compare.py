@@ -89,7 +89,7 @@ def test_compare_end_to_end_tiny(tmp_path):
     args = compare.Args(env_ids=["Walker2d-v4"], seeds=[1, 2], variants=["ppo", "ppo-dap"], total_timesteps=512,
                         eval_episodes=1, out_dir=str(tmp_path / "out"), aulc_iterations=4,
                         extra_flags="--num-steps 128 --num-minibatches 2 --update-epochs 1 --proposal-states 16 "
-                                    "--num-proposals 2 --prior-anneal-frac 1.0 --no-cuda")
+                                    "--num-proposals 2 --prior-anneal-steps 512 --no-cuda")
     runs = compare.main(args)
     assert len(runs) == 4 and all(0 < r["train_s"] < r["wall_s"] and r["peak_rss_mb"] > 50 for r in runs)
     with open(tmp_path / "out" / "results.csv") as f:

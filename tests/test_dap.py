@@ -28,7 +28,7 @@ def read_csv(path):
 
 def walker_args(tmp_path, **kw):
     base = dict(env_id="Walker2d-v4", total_timesteps=512, num_steps=256, num_minibatches=4, update_epochs=2,
-                runs_dir=str(tmp_path / "runs"), cuda=False, prior_anneal_frac=1.0, proposal_states=32,
+                runs_dir=str(tmp_path / "runs"), cuda=False, prior_anneal_steps=512, prior_release="clock", proposal_states=32,
                 num_proposals=4, prior_updates=2, q_updates=4)
     base.update(kw)
     return ppo_dap.Args(**base)
@@ -182,9 +182,9 @@ def test_imitation_and_kl_losses_match_their_formulas():
 
 
 def test_anneal_is_linear_to_zero():
-    assert anneal(0.1, 1, 100, 0.3) == 0.1
-    assert anneal(0.1, 16, 100, 0.3) == pytest.approx(0.05)
-    assert anneal(0.1, 31, 100, 0.3) == 0.0 and anneal(0.1, 90, 100, 0.3) == 0.0
+    assert anneal(0.1, 0, 50_000) == 0.1
+    assert anneal(0.1, 25_000, 50_000) == pytest.approx(0.05)
+    assert anneal(0.1, 50_000, 50_000) == 0.0 and anneal(0.1, 900_000, 50_000) == 0.0
 
 
 # ---------------------------------------------------------------- the shipped prior
@@ -310,7 +310,7 @@ def test_prior_for_other_env_or_dims_or_corrupt_is_refused(tmp_path):
 @pytest.mark.parametrize("kw, message", [
     (dict(num_proposals=0), "--num-proposals must be positive"),
     (dict(imitation_coef=-0.1), "--imitation-coef must be zero or positive"),
-    (dict(prior_anneal_frac=0.0), r"--prior-anneal-frac must lie in \(0, 1\]"),
+    (dict(prior_anneal_steps=0), "--prior-anneal-steps must be positive"),
 ])
 def test_bad_dap_flags(tmp_path, kw, message):
     with pytest.raises(SystemExit, match=message):

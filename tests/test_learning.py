@@ -67,7 +67,7 @@ def test_ppo_dap_with_a_tiny_prior_beats_a_random_policy_clearly(ppo_run):
         dataset=str(folder / "rollouts.npz"), env_id=ENV, output=str(folder / "prior.pt"), num_updates=300,
         log_every=300, hidden_dim=32, num_diffusion_steps=5, cuda=False))
     run_dir = short_run(folder, "dap", total_timesteps=8192, prior_path=prior, proposal_states=64,
-                        num_proposals=4, prior_anneal_frac=1.0)
+                        num_proposals=4, prior_anneal_steps=8192, prior_release="clock")
     rows = read_csv(os.path.join(run_dir, "progress.csv"))
     assert all(float(r["dap/imitation_coef"]) > 0 for r in rows)  # the prior acted on every iteration
     assert final_return(run_dir) > 3 * random_policy_return()

@@ -116,7 +116,7 @@ def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path, monkeyp
     (dict(kl_coef=-1.0), "--kl-coef must be zero or positive"),
     (dict(gamma=1.5), r"--gamma must lie in \[0, 1\]"),
     (dict(energy_temperature=0.0), "--energy-temperature must be positive"),
-    (dict(prior_anneal_frac=1.5), r"--prior-anneal-frac must lie in \(0, 1\]"),
+    (dict(prior_anneal_steps=-5), "--prior-anneal-steps must be positive"),
     (dict(target_kl=0.0), "--target-kl must be positive"),
     (dict(eval_every=100, eval_episodes=0), "--eval-every needs --eval-episodes"),
 ])
