@@ -181,10 +181,15 @@ def test_interrupt_saves_model_progress_and_rollouts(tmp_path, monkeypatch):
         return original_step(self, actions)
 
     monkeypatch.setattr(gym.vector.SyncVectorEnv, "step", step_then_interrupt)
-    with pytest.raises(SystemExit) as err:
-        ppo_dap.main(tiny_args(tmp_path, save_model=True, eval_episodes=0, save_rollouts=str(rollouts)))
-    assert err.value.code == 130
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+    # a background job starts with SIGINT ignored (and a run then keeps ignoring it); here it must count
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(SystemExit) as err:
+            ppo_dap.main(tiny_args(tmp_path, save_model=True, eval_episodes=0, save_rollouts=str(rollouts)))
+        assert err.value.code == 130
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+    finally:
+        signal.signal(signal.SIGINT, previous)
     (run_dir,) = [os.path.join(tmp_path / "runs", d) for d in os.listdir(tmp_path / "runs")]
     assert len(read_csv(os.path.join(run_dir, "progress.csv"))) == 1
     assert os.path.exists(os.path.join(run_dir, "model.pt"))

@@ -47,7 +47,10 @@ def test_signal_stops_a_real_run_and_every_file_is_complete(tmp_path, sig, statu
            "--num-steps", "256", "--num-minibatches", "4", "--update-epochs", "1", "--imitation-coef", "0",
            "--no-cuda", "--runs-dir", str(tmp_path / "runs"), "--save-model", "--eval-episodes", "1",
            "--save-rollouts", str(rollouts)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # SIG_DFL in the child: a background job (nohup, a test runner in the background) would pass on an
+    # ignored SIGINT, and a run keeps ignoring a signal it was started ignoring
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 60
     while not glob.glob(str(tmp_path / "runs" / "*" / "episodes.csv")) and time.time() < deadline:
         time.sleep(0.2)
