@@ -548,7 +548,7 @@ def dap_step(args: Args, agent: Agent, prior: ActionPrior, peft_optimizer, qf: Q
 # The training loop: CleanRL's, with the DAP step and the DAP (d) terms.
 
 
-def train(args: Args, stop: "InterruptFlag") -> str:
+def train(args: Args, stop: InterruptFlag) -> str:
     """CleanRL's loop with the DAP step; returns the run folder. When `stop` is raised (Ctrl-C,
     SIGTERM) the run ends at the next step, saves what it has and exits with 128 + the signal number."""
     check_args(args)  # flags and output paths, before anything is built
@@ -626,11 +626,11 @@ def train(args: Args, stop: "InterruptFlag") -> str:
             optimizer.param_groups[0]["lr"] = lrnow
 
         for step in range(0, args.num_steps):
+            if stop.signum:  # interrupted: leave the rollout unfinished, save below
+                break
             global_step += args.num_envs
             obs[step] = next_obs
             raw_obs[step] = torch.as_tensor(next_raw_obs, device=device)  # raw obs
-            if stop.signum:  # interrupted: leave the rollout unfinished, save below
-                break
 
             # ALGO LOGIC: action logic (every env action is sampled from the Gaussian actor)
             with torch.no_grad():

@@ -13,7 +13,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import aulc, read_csv  # noqa: E402
+from compare import alc, aulc, last_episodes_mean, read_csv  # noqa: E402
 
 
 def returns(progress: list, n: int) -> np.ndarray:
@@ -40,8 +40,36 @@ def find_runs(folder: str) -> dict:
     return runs
 
 
-def main(folder: str, baseline_dir: str, n: int = 200) -> None:
+def find_files(folder: str, name: str) -> dict:
+    """{(variant, seed): rows of `name`} (episodes.csv, eval.csv) for the run folders under `folder`."""
+    found = {}
+    for path in glob.glob(os.path.join(folder, "**", name), recursive=True):
+        _, variant, seed, _ = os.path.basename(os.path.dirname(path)).split("__")[:4]
+        found[(variant, int(seed))] = read_csv(path)
+    return found
+
+
+def whole_runs(folder: str, baseline_dir: str) -> None:
+    """For runs of the whole budget: final return (last 100 episodes), the paper's ALC@40 (from
+    eval.csv; PPO's from the `ppo-eval` runs of the same seed) and training time, against PPO."""
     runs = {**find_runs(baseline_dir), **find_runs(folder)}
+    episodes = {**find_files(baseline_dir, "episodes.csv"), **find_files(folder, "episodes.csv")}
+    evals = {**find_files(baseline_dir, "eval.csv"), **find_files(folder, "eval.csv")}
+    print("\n| variant | seed | final return (last 100) | / PPO | ALC@40 (paper) | / PPO | training s | / PPO |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for (variant, seed) in sorted(runs):
+        if variant in ("ppo", "ppo-eval") or ("ppo", seed) not in runs:
+            continue
+        final, base = last_episodes_mean(episodes[(variant, seed)]), last_episodes_mean(episodes[("ppo", seed)])
+        mine_alc = alc(evals[(variant, seed)], 40) if (variant, seed) in evals else np.nan
+        ppo_alc = alc(evals[("ppo-eval", seed)], 40) if ("ppo-eval", seed) in evals else np.nan
+        t, t0 = float(runs[(variant, seed)][-1]["time/elapsed_s"]), float(runs[("ppo", seed)][-1]["time/elapsed_s"])
+        print(f"| {variant} | {seed} | {final:.0f} (PPO {base:.0f}) | {final / base:.2f} | {mine_alc:.0f} "
+              f"(PPO {ppo_alc:.0f}) | {mine_alc / ppo_alc:.2f} | {t:.0f} (PPO {t0:.0f}) | {t / t0:.3f} |")
+
+
+def main(folder: str, baseline_dir: str, n: int = 200) -> None:
+    runs = {k: v for k, v in {**find_runs(baseline_dir), **find_runs(folder)}.items() if k[0] != "ppo-eval"}
     ppo = {seed: returns(rows, n) for (v, seed), rows in runs.items() if v == "ppo"}
     print(f"First {n} iterations of the default 1M-step run; the worst 20-iteration window is the "
           "variant's mean return over PPO's, same seed.\n")
@@ -80,5 +108,8 @@ if __name__ == "__main__":
     parser.add_argument("folder")
     parser.add_argument("--baseline-dir", required=True, help="where the PPO and default PPO-DAP runs are")
     parser.add_argument("--iterations", type=int, default=200)
+    parser.add_argument("--whole", action="store_true", help="also final return, ALC@40 and time of whole runs")
     a = parser.parse_args()
     main(a.folder, a.baseline_dir, a.iterations)
+    if a.whole:
+        whole_runs(a.folder, a.baseline_dir)
