@@ -2,7 +2,9 @@
 # Mutation testing of the algorithm (README "Tests"): mutmut mutates the algorithmic functions of
 # ppo_dap.py and pretrain_prior.py one change at a time and runs the tests that reach each one; a
 # mutant the suite does not notice "survives". Runs in a scratch copy so that mutmut's config and its
-# mutants/ folder never touch the repository.
+# mutants/ folder never touch the repository. Two slow kinds of test are left out of the mutant runs:
+# the learning smoke tests (tens of seconds per mutant; the directional tests pin the same maths) and
+# the real-signal subprocess tests (plumbing, not maths).
 #   bash benchmarks/mutation.sh                 # all the algorithmic functions (about an hour on 2 cores)
 #   bash benchmarks/mutation.sh compute_gae     # some of them
 set -euo pipefail
@@ -20,6 +22,11 @@ also_copy=
     benchmarks/
 pytest_add_cli_args_test_selection=
     tests/
+pytest_add_cli_args=
+    -p
+    no:cacheprovider
+    -k
+    not test_signal_stops_a_real_run and not beats_a_random_policy
 CFG
 functions=${*:-"compute_gae clipped_policy_loss value_loss RunningMeanStd ObsNormalizer RewardScaler
   LoRALinear Adapter attach_peft advantage_weights QNetwork energy_weights q_filter proposal_moments

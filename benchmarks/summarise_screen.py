@@ -55,7 +55,10 @@ def whole_runs(folder: str, baseline_dir: str) -> None:
     runs = {**find_runs(baseline_dir), **find_runs(folder)}
     episodes = {**find_files(baseline_dir, "episodes.csv"), **find_files(folder, "episodes.csv")}
     evals = {**find_files(baseline_dir, "eval.csv"), **find_files(folder, "eval.csv")}
-    print("\n| variant | seed | final return (last 100) | / PPO | ALC@40 (paper) | / PPO | training s | / PPO |")
+    print("\nTraining time is not compared with PPO's here: those PPO runs ran in another batch, under another load.")
+    print("'DAP overhead' is estimated within the run: the time of the iterations in which the prior acted, minus")
+    print("as many times the median time of the 24 iterations after them, over the whole run's training time.\n")
+    print("| variant | seed | final return (last 100) | / PPO | ALC@40 (paper) | / PPO | training s | DAP overhead (est.) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for (variant, seed) in sorted(runs):
         if variant in ("ppo", "ppo-eval") or ("ppo", seed) not in runs:
@@ -63,9 +66,16 @@ def whole_runs(folder: str, baseline_dir: str) -> None:
         final, base = last_episodes_mean(episodes[(variant, seed)]), last_episodes_mean(episodes[("ppo", seed)])
         mine_alc = alc(evals[(variant, seed)], 40) if (variant, seed) in evals else np.nan
         ppo_alc = alc(evals[("ppo-eval", seed)], 40) if ("ppo-eval", seed) in evals else np.nan
-        t, t0 = float(runs[(variant, seed)][-1]["time/elapsed_s"]), float(runs[("ppo", seed)][-1]["time/elapsed_s"])
+        rows = runs[(variant, seed)]
+        elapsed = np.array([float(r["time/elapsed_s"]) for r in rows])
+        durations = np.diff(np.r_[0.0, elapsed])
+        acted = np.array([r.get("losses/imitation", "") not in ("", "nan") for r in rows])
+        last = int(np.nonzero(acted)[0].max()) if acted.any() else -1
+        after = durations[last + 1:last + 25]
+        overhead = (durations[acted].sum() - acted.sum() * np.median(after)) / elapsed[-1] if acted.any() else 0.0
         print(f"| {variant} | {seed} | {final:.0f} (PPO {base:.0f}) | {final / base:.2f} | {mine_alc:.0f} "
-              f"(PPO {ppo_alc:.0f}) | {mine_alc / ppo_alc:.2f} | {t:.0f} (PPO {t0:.0f}) | {t / t0:.3f} |")
+              f"(PPO {ppo_alc:.0f}) | {mine_alc / ppo_alc:.2f} | {elapsed[-1]:.0f} | "
+              f"{100 * overhead:+.1f}% ({int(acted.sum())} iterations) |")
 
 
 def main(folder: str, baseline_dir: str, n: int = 200) -> None:
