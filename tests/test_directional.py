@@ -164,6 +164,22 @@ def test_peft_trains_on_the_executed_pairs_with_raw_observations(monkeypatch):
         torch.testing.assert_close(w.max(), ppo_dap.advantage_weights(adv, 1.0).max(), atol=5.0, rtol=1.0)
 
 
+def test_proposals_are_drawn_for_the_raw_observations_of_the_chosen_states(monkeypatch):
+    seen = []
+    real_sample = DiffusionPrior.sample
+
+    def spy(self, obs, num_samples, **kw):
+        seen.append(obs.clone())
+        return real_sample(self, obs, num_samples, **kw)
+
+    monkeypatch.setattr(DiffusionPrior, "sample", spy)
+    obs, raw, actions, adv, returns = batch()
+    out = run_step(dap_args(), small_setup(), (obs, raw, actions, adv, returns))
+    (given,) = seen
+    assert given.mean() > 5.0  # raw observations (mean 10), which the prior normalises itself
+    torch.testing.assert_close((given - 10.0) / 2.0, out.obs)  # the same states the (d) terms use
+
+
 def test_peft_step_lowers_the_loss_most_where_the_weights_are_largest():
     torch.manual_seed(0)
     prior = DiffusionPrior(3, 2, num_diffusion_steps=5, hidden_dim=32)
