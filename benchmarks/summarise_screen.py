@@ -52,9 +52,10 @@ def find_files(folder: str, name: str) -> dict:
 def whole_runs(folder: str, baseline_dir: str) -> None:
     """For runs of the whole budget: final return (last 100 episodes), the paper's ALC@40 (from
     eval.csv; PPO's from the `ppo-eval` runs of the same seed) and training time, against PPO."""
-    runs = {**find_runs(baseline_dir), **find_runs(folder)}
-    episodes = {**find_files(baseline_dir, "episodes.csv"), **find_files(folder, "episodes.csv")}
-    evals = {**find_files(baseline_dir, "eval.csv"), **find_files(folder, "eval.csv")}
+    keep_ppo = lambda found: {k: v for k, v in found.items() if k[0] == "ppo"}  # noqa: E731  (the baseline's PPO only)
+    runs = {**keep_ppo(find_runs(baseline_dir)), **find_runs(folder)}
+    episodes = {**keep_ppo(find_files(baseline_dir, "episodes.csv")), **find_files(folder, "episodes.csv")}
+    evals = find_files(folder, "eval.csv")
     print("\nTraining time is not compared with PPO's here: those PPO runs ran in another batch, under another load.")
     print("'DAP overhead' is estimated within the run: the time of the iterations in which the prior acted, minus")
     print("as many times the median time of the 24 iterations after them, over the whole run's training time.\n")
@@ -79,7 +80,9 @@ def whole_runs(folder: str, baseline_dir: str) -> None:
 
 
 def main(folder: str, baseline_dir: str, n: int = 200) -> None:
-    runs = {k: v for k, v in {**find_runs(baseline_dir), **find_runs(folder)}.items() if k[0] != "ppo-eval"}
+    baseline = {k: v for k, v in find_runs(baseline_dir).items() if k[0] in ("ppo", "ppo-dap")}  # old default
+    baseline = {(("ppo-dap (old defaults)" if v == "ppo-dap" else v), s): rows for (v, s), rows in baseline.items()}
+    runs = {k: v for k, v in {**baseline, **find_runs(folder)}.items() if k[0] != "ppo-eval"}
     ppo = {seed: returns(rows, n) for (v, seed), rows in runs.items() if v == "ppo"}
     print(f"First {n} iterations of the default 1M-step run; the worst 20-iteration window is the "
           "variant's mean return over PPO's, same seed.\n")
