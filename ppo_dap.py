@@ -440,7 +440,7 @@ def proposal_moments(proposals: torch.Tensor, weights: torch.Tensor):
     return m, v.clamp(min=PROPOSAL_VAR_FLOOR)
 
 
-def imitation_loss(dist: Normal, proposals: torch.Tensor, weights: torch.Tensor, imitate_std: bool = True) -> torch.Tensor:
+def imitation_loss(dist: Normal, proposals: torch.Tensor, weights: torch.Tensor, imitate_std: bool) -> torch.Tensor:
     """(d) L_im = -sum_k w_k log pi(a_k | s), mean over states. `dist` is the actor's Normal for
     B states ([B, act_dim]); proposals [B, K, act_dim]; weights [B, K]. With `imitate_std` False the
     std is held constant (detached), so the term moves only the mean and exploration stays PPO's."""

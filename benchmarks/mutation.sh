@@ -33,7 +33,8 @@ functions=${*:-"compute_gae clipped_policy_loss value_loss RunningMeanStd ObsNor
   imitation_loss kl_loss anneal dap_step beta_schedule timestep_embedding DiffusionPrior heldout_loss"}
 patterns=()
 for f in $functions; do
-  patterns+=("ppo_dap.x_${f}__mutmut_*" "ppo_dap.x${f}*" "pretrain_prior.x_${f}__mutmut_*" "pretrain_prior.x${f}*")
+  # mutmut names a function's mutants x_{name}__mutmut_N and a class's xǁ{Class}ǁ{method}__mutmut_N
+  patterns+=("ppo_dap.x_${f}__mutmut_*" "ppo_dap.xǁ${f}ǁ*" "pretrain_prior.x_${f}__mutmut_*" "pretrain_prior.xǁ${f}ǁ*")
 done
 cd "$work"
 mutmut run --max-children "${MUTMUT_CHILDREN:-2}" "${patterns[@]}" || true

@@ -166,7 +166,7 @@ def test_imitation_and_kl_losses_match_their_formulas():
     w = torch.softmax(torch.randn(3, 4), -1)
     log_pi = -((proposals - mu[:, None]) ** 2 / (2 * std[:, None] ** 2)) - std[:, None].log() - 0.5 * math.log(2 * math.pi)
     expected = -(w * log_pi.sum(-1)).sum(-1).mean()
-    torch.testing.assert_close(imitation_loss(dist, proposals, w), expected)
+    torch.testing.assert_close(imitation_loss(dist, proposals, w, True), expected)
 
     m, v = proposal_moments(proposals, w)
     torch.testing.assert_close(m, (w[..., None] * proposals).sum(1))

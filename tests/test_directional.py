@@ -267,6 +267,14 @@ def test_proposals_weights_and_states_stay_aligned():
     assert torch.equal(out.weights.argmax(-1), nearest)
 
 
+def test_q_filter_by_hand():
+    q = torch.tensor([[1.0, 3.0], [2.0, 2.0], [4.0, 0.0]])
+    w = torch.tensor([[0.5, 0.5], [0.25, 0.75], [0.25, 0.75]])  # weighted values 2.0, 2.0, 1.0
+    q_actor = torch.tensor([1.5, 2.0, 1.5])
+    # active only where the proposals are strictly better than the actor's own action
+    assert ppo_dap.q_filter(q, w, q_actor).tolist() == [1.0, 0.0, 0.0]
+
+
 def test_q_filter_releases_states_where_the_actor_beats_every_proposal():
     class TargetQ(nn.Module):
         def __init__(self, target):
@@ -303,7 +311,7 @@ def test_imitation_gradient_moves_each_mean_toward_its_own_best_proposal():
     with torch.no_grad():
         before = agent.actor_mean(obs)
     for _ in range(30):
-        loss = imitation_loss(agent.get_dist(obs), proposals, weights)
+        loss = imitation_loss(agent.get_dist(obs), proposals, weights, True)
         opt.zero_grad()
         loss.backward()
         opt.step()
