@@ -596,7 +596,8 @@ def train(args: Args, stop: InterruptFlag) -> str:
               f"{sum(p.numel() for p in prior.parameters() if not p.requires_grad)} frozen parameters")
 
     # Output files are created only now, once the flags, the env and the prior have passed their checks.
-    writer = RunWriter(args, run_name, args.num_iterations * args.batch_size, act_low, act_high)  # files, not only TensorBoard
+    writer = RunWriter(args, run_name, args.num_iterations * args.batch_size, envs.single_observation_space.shape,
+                       act_low, act_high)  # files, not only TensorBoard
 
     # ALGO Logic: Storage setup
     obs = torch.zeros((args.num_steps, args.num_envs, obs_dim)).to(device)
@@ -858,11 +859,12 @@ class RolloutLog:
     """Every transition of the run in the logged-trajectory format (METHOD.md section 1): raw
     `observations` [N, obs_dim], executed `actions` [N, act_dim] (clipped to the bounds), raw
     `rewards`, `terminations`, `truncations` [N], plus the env's id and spaces (`env_id`,
-    `action_low`, `action_high` [act_dim]). Saved env by env, so each env's transitions are
+    `observation_shape`, `action_low`, `action_high` [act_dim]). Saved env by env, so each env's transitions are
     consecutive; the last transition of each env is marked truncated, since the log ends there."""
 
-    def __init__(self, env_id: str, act_low: np.ndarray, act_high: np.ndarray):
-        self.meta = {"env_id": np.array(env_id), "action_low": act_low, "action_high": act_high}
+    def __init__(self, env_id: str, obs_shape: tuple, act_low: np.ndarray, act_high: np.ndarray):
+        self.meta = {"env_id": np.array(env_id), "observation_shape": np.array(obs_shape),
+                     "action_low": act_low, "action_high": act_high}
         self.steps = {"observations": [], "actions": [], "rewards": [], "terminations": [], "truncations": []}
 
     def add(self, obs, actions, rewards, terminations, truncations) -> None:
@@ -947,7 +949,7 @@ class RunWriter:
 
     EVAL_SEED_OFFSET = 10_000  # evaluation envs are seeded apart from the training envs
 
-    def __init__(self, args: Args, run_name: str, total_steps: int, act_low, act_high):
+    def __init__(self, args: Args, run_name: str, total_steps: int, obs_shape: tuple, act_low, act_high):
         self.args, self.total_steps = args, total_steps
         self.run_dir = make_run_dir(args.runs_dir, run_name)
         with open(os.path.join(self.run_dir, "config.json"), "w") as f:
@@ -958,7 +960,7 @@ class RunWriter:
         self.rollout_log = None
         if args.save_rollouts is not None:
             os.makedirs(os.path.dirname(os.path.abspath(args.save_rollouts)), exist_ok=True)
-            self.rollout_log = RolloutLog(args.env_id, act_low, act_high)
+            self.rollout_log = RolloutLog(args.env_id, obs_shape, act_low, act_high)
         self.tensorboard = None
         if importlib.util.find_spec("tensorboard") is not None:
             from torch.utils.tensorboard import SummaryWriter

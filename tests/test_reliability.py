@@ -70,7 +70,9 @@ def test_signal_stops_a_real_run_and_every_file_is_complete(tmp_path, sig, statu
     n = len(data["observations"])
     assert n >= 256 * len(progress)  # at least every finished iteration's transitions
     assert all(len(data[k]) == n for k in ("actions", "rewards", "terminations", "truncations"))
-    assert str(data["env_id"]) == "Pendulum-v1"
+    assert str(data["env_id"]) == "Pendulum-v1" and tuple(data["observation_shape"]) == (3,)
+    np.testing.assert_array_equal(data["action_low"], [-2.0])
+    np.testing.assert_array_equal(data["action_high"], [2.0])
     assert not glob.glob(str(tmp_path / "**" / "*.tmp"), recursive=True)
 
 
