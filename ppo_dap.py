@@ -2,11 +2,12 @@
 
 Read top to bottom: `Args`; the PPO pieces (the Gaussian actor-critic, observation and reward
 normalisation, GAE and the two PPO losses); the DAP pieces in the order of METHOD.md section 2 and
-the one function that runs steps (a)-(c) each iteration (`dap_step`); then `main`, which is CleanRL's
+the one function that runs steps (a)-(c) each iteration (`dap_step`); then `train`, which is CleanRL's
 `ppo_continuous_action.py` loop. Every line of the loop that differs from CleanRL's carries a tag
 (`# DAP`, `# truncation bootstrap`, `# raw obs`, ...); README "Differences from CleanRL" lists them.
-Delete the `dap_step` call and the `# DAP (d)` lines and the loop is PPO. Plumbing (argument checks,
-files, evaluation, signals) comes last.
+Delete the `# DAP` lines (the `dap_step` call and the (d) terms) and the loop is PPO. Plumbing
+(argument checks, files, evaluation, signals, and `main`, which runs `train` under the signal flag)
+comes last.
 
     python ppo_dap.py --env-id Walker2d-v4
 """
