@@ -118,14 +118,30 @@ def run_step(args, setup, data):
                     -torch.ones(2), torch.ones(2))
 
 
-def test_dap_step_trains_peft_and_q_and_never_the_backbone():
+def test_adapter_and_advantage_weights_by_hand():
+    torch.manual_seed(0)
+    adapter = ppo_dap.Adapter(3, 2)
+    with torch.no_grad():
+        adapter.up.weight.normal_()
+        adapter.up.bias.normal_()
+    x = torch.randn(4, 3)
+    expected = x + torch.nn.functional.mish(x @ adapter.down.weight.T + adapter.down.bias) @ adapter.up.weight.T + adapter.up.bias
+    torch.testing.assert_close(adapter(x), expected)
+    adv = torch.tensor([0.0, 2.0, 4.0, 10.0])  # std 4.43: standardising matters
+    a = (adv - adv.mean()) / adv.std()
+    expected = torch.exp(a / 0.5) / torch.exp(a / 0.5).sum() * 4
+    torch.testing.assert_close(ppo_dap.advantage_weights(adv, 0.5), expected.clamp(max=ppo_dap.PEFT_WEIGHT_MAX))
+
+
+@pytest.mark.parametrize("prior_updates", [1, 5])
+def test_dap_step_trains_peft_and_q_and_never_the_backbone(prior_updates):
     setup = small_setup()
     prior, _, qf, _, agent = setup
     frozen = {k: v.clone() for k, v in prior.state_dict().items() if "lora" not in k}
     lora = {k: v.clone() for k, v in prior.state_dict().items() if "lora_B" in k}
     q_before = copy.deepcopy(qf.state_dict())
     actor_before = copy.deepcopy(agent.state_dict())
-    run_step(dap_args(), setup, batch())
+    run_step(dap_args(prior_updates=prior_updates), setup, batch())
     after = prior.state_dict()
     assert all(torch.equal(v, after[k]) for k, v in frozen.items())  # backbone and buffers untouched
     assert all(not torch.equal(v, after[k]) for k, v in lora.items())  # every LoRA B moved
