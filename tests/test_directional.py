@@ -41,6 +41,10 @@ def test_value_loss_clips_around_the_old_values_not_the_returns():
     new, old, ret = torch.tensor([2.0]), torch.tensor([0.0]), torch.tensor([2.0])
     torch.testing.assert_close(value_loss(new, old, ret, 0.5, True), torch.tensor(0.5 * (0.5 - 2.0) ** 2))
     torch.testing.assert_close(value_loss(new, old, ret, 0.5, False), torch.tensor(0.0))
+    torch.testing.assert_close(value_loss(torch.tensor([1.0]), old, ret, 0.5, False), torch.tensor(0.5))
+    # the lower side of the clip: V drops by 1 from its old value 1, clipped to a drop of 0.5
+    new, old, ret = torch.tensor([0.0]), torch.tensor([1.0]), torch.tensor([-5.0])
+    torch.testing.assert_close(value_loss(new, old, ret, 0.5, True), torch.tensor(0.5 * (0.5 + 5.0) ** 2))
 
 
 def test_one_ppo_step_raises_the_positive_advantage_action_and_lowers_the_negative_one():
@@ -116,6 +120,58 @@ def run_step(args, setup, data):
     obs, raw, actions, adv, returns = data
     return dap_step(args, agent, prior, peft_opt, qf, q_opt, obs, raw, actions, adv, returns,
                     -torch.ones(2), torch.ones(2))
+
+
+def test_lora_a_is_initialised_like_nn_linear():
+    torch.manual_seed(0)
+    lora = ppo_dap.LoRALinear(nn.Linear(400, 8), rank=64, alpha=8.0)
+    bound = 1 / np.sqrt(400)  # kaiming_uniform with a = sqrt(5): U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+    assert 0.98 * bound < lora.lora_A.abs().max().item() <= bound
+
+
+def test_proposal_states_are_distinct_and_guidance_moves_proposals_up_the_critic():
+    class UpQ(nn.Module):  # higher for larger actions, in every state
+        def __init__(self):
+            super().__init__()
+            self.dummy = nn.Parameter(torch.zeros(1))
+
+        def forward(self, obs, actions):
+            return actions.sum(-1) * 10.0
+
+    obs, raw, actions, adv, returns = batch()
+    means = []
+    for scale in (0.0, 5.0):
+        prior, peft_opt, _, _, agent = small_setup(peft="none")
+        qf = UpQ()
+        torch.manual_seed(4)
+        np.random.seed(4)
+        out = dap_step(dap_args(q_updates=0, proposal_states=64, guidance_scale=scale), agent, prior, peft_opt, qf,
+                       torch.optim.SGD(qf.parameters(), lr=0.0), obs, raw, actions, adv, returns,
+                       -torch.ones(2), torch.ones(2))
+        assert len(torch.unique(out.obs, dim=0)) == 64  # every state of the batch once: drawn without replacement
+        assert 0.0 <= out.log["time/prior_s"] < 60.0
+        means.append(out.proposals.mean().item())
+    assert means[1] > means[0] + 0.1
+
+
+def test_q_filter_in_the_step_uses_the_states_and_the_clipped_mean_action():
+    class StateTargetQ(nn.Module):  # the best action of state s is (s_0, s_0) clipped to the box
+        def __init__(self):
+            super().__init__()
+            self.dummy = nn.Parameter(torch.zeros(1))
+
+        def forward(self, obs, actions):
+            return -((actions - obs[:, :1].clamp(-1, 1)) ** 2).sum(-1)
+
+    prior, peft_opt, _, _, agent = small_setup(peft="none")
+    obs, raw, actions, adv, returns = batch()
+    obs = torch.full_like(obs, -3.0)  # every state's best action is (-1, -1), a corner of the box
+    with torch.no_grad():
+        agent.actor_mean[-1].bias.fill_(-5.0)  # the mean action (-5, -5) executes as (-1, -1): the best
+    qf = StateTargetQ()
+    out = dap_step(dap_args(q_updates=0, prior_filter="q"), agent, prior, peft_opt, qf,
+                   torch.optim.SGD(qf.parameters(), lr=0.0), obs, raw, actions, adv, returns, -torch.ones(2), torch.ones(2))
+    assert out.active.sum().item() == 0  # judged by the clipped action, in the right state: nothing to imitate
 
 
 def test_adapter_and_advantage_weights_by_hand():
