@@ -154,7 +154,8 @@ def test_proposal_states_are_distinct_and_guidance_moves_proposals_up_the_critic
     assert means[1] > means[0] + 0.1
 
 
-def test_q_filter_in_the_step_uses_the_states_and_the_clipped_mean_action():
+@pytest.mark.parametrize("side", [-1.0, 1.0])
+def test_q_filter_in_the_step_uses_the_states_and_the_clipped_mean_action(side):
     class StateTargetQ(nn.Module):  # the best action of state s is (s_0, s_0) clipped to the box
         def __init__(self):
             super().__init__()
@@ -165,9 +166,9 @@ def test_q_filter_in_the_step_uses_the_states_and_the_clipped_mean_action():
 
     prior, peft_opt, _, _, agent = small_setup(peft="none")
     obs, raw, actions, adv, returns = batch()
-    obs = torch.full_like(obs, -3.0)  # every state's best action is (-1, -1), a corner of the box
+    obs = torch.full_like(obs, 3.0 * side)  # every state's best action is a corner of the box, (side, side)
     with torch.no_grad():
-        agent.actor_mean[-1].bias.fill_(-5.0)  # the mean action (-5, -5) executes as (-1, -1): the best
+        agent.actor_mean[-1].bias.fill_(5.0 * side)  # the mean action 5 (side, side) executes as the corner: the best
     qf = StateTargetQ()
     out = dap_step(dap_args(q_updates=0, prior_filter="q"), agent, prior, peft_opt, qf,
                    torch.optim.SGD(qf.parameters(), lr=0.0), obs, raw, actions, adv, returns, -torch.ones(2), torch.ones(2))
