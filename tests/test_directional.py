@@ -3,7 +3,6 @@ is known, so that a flipped sign, a swapped index or an optimiser that never ste
 
 import copy
 import csv
-import os
 from types import SimpleNamespace
 
 import numpy as np
