@@ -2,6 +2,8 @@
 # The small sweep behind ppo_dap.py's DAP defaults (README "Choosing the defaults"): Walker2d-v4,
 # 40 PPO iterations (81,920 steps), seeds 1-2, two runs at a time. Each run's progress.csv lands in
 # runs/sweep/{variant}/; summarise with `python benchmarks/summarise_sweep.py runs/sweep`.
+# Historical: it uses --prior-anneal-frac, which stop 9 replaced by --prior-anneal-steps; to rerun it
+# as it was, check out commit 41e5840 (the last commit before stop 9).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # round 1: the imitation coefficient; round 2 (ROUND=2): around the best of round 1
