@@ -19,7 +19,6 @@ import json
 import math
 import os
 import random
-import signal
 import sys
 import time
 import warnings
@@ -35,8 +34,8 @@ import torch.optim as optim
 import tyro
 from torch.distributions.normal import Normal
 
-from pretrain_prior import (ActionPrior, InterruptFlag, atomic_write, check_finite_flags, check_writable_dir, env_spaces,
-                            load_prior)
+from pretrain_prior import (ActionPrior, InterruptFlag, all_finite, atomic_write, check_finite_flags, check_writable_dir,
+                            env_spaces, load_prior)
 
 # The paper's tasks and CleanRL's published numbers are the MuJoCo v4 tasks; gymnasium 1.x warns on
 # every make() that v5 exists. We keep v4 on purpose, so the warning is silenced (README "Run").
@@ -780,7 +779,7 @@ def train(args: Args, stop: InterruptFlag) -> str:
                 writer.add_scalar(key, value, global_step)
         writer.end_iteration(iteration, global_step, train_seconds)  # run files: progress.csv, episodes.csv, progress line
         # non-finite guard: stop with a clear message, keep the logs
-        if not (math.isfinite(loss.item()) and all(torch.isfinite(p).all() for p in agent.parameters())):
+        if not (math.isfinite(loss.item()) and all_finite(agent.parameters())):
             writer.finish(agent=None, obs_norm=obs_norm, device=device)  # non-finite guard: the logs, not a broken model
             raise SystemExit(f"error: the loss or the actor-critic's weights became non-finite at iteration "
                              f"{iteration}; logs saved in {writer.run_dir} (try a smaller --learning-rate).")
@@ -789,9 +788,7 @@ def train(args: Args, stop: InterruptFlag) -> str:
     envs.close()
     writer.finish(agent, obs_norm, device)
     if stop.signum:
-        name = signal.Signals(stop.signum).name
-        print(f"stopped by {name} at step {global_step}; what the run had is saved in {writer.run_dir}", file=sys.stderr)
-        raise SystemExit(128 + stop.signum)
+        stop.exit(f"step {global_step}", f"what the run had is saved in {writer.run_dir}")
     return writer.run_dir
 
 

@@ -102,6 +102,11 @@ def check_writable_dir(path: str, flag: str) -> None:
         raise SystemExit(f"error: {flag} {path} cannot be written ({existing} is not a writable folder).")
 
 
+def all_finite(tensors) -> bool:
+    """True when every floating-point tensor of `tensors` (weights, a state dict's values) is finite."""
+    return all(torch.isfinite(t).all() for t in tensors if t.is_floating_point())
+
+
 class InterruptFlag:
     """Turns the first SIGINT (Ctrl-C) or SIGTERM (`timeout`, schedulers, container stops) into a flag
     that a training loop reads at every step; a second signal stops at once. A context manager that
@@ -126,6 +131,12 @@ class InterruptFlag:
     def __exit__(self, *exc):
         for s, handler in self.previous.items():
             signal.signal(s, handler)
+
+    def exit(self, where: str, saved: str):
+        """End an interrupted run: one line saying where it stopped and what was kept, then exit status
+        128 + the signal number (130 for Ctrl-C, 143 for SIGTERM)."""
+        print(f"stopped by {signal.Signals(self.signum).name} at {where}; {saved}", file=sys.stderr)
+        raise SystemExit(128 + self.signum)
 
 
 def env_spaces(env_id: str):
@@ -414,7 +425,7 @@ PRIOR_KINDS = {"diffusion": DiffusionPrior, "gaussian": GaussianPrior}
 def save_prior(path: str, prior: ActionPrior, env_id: str, provenance: dict) -> None:
     """Write the prior to `path` atomically (temporary file, then rename); a prior with a NaN or
     infinite weight is refused (ValueError) and nothing is written."""
-    if not all(torch.isfinite(v).all() for v in prior.state_dict().values() if v.is_floating_point()):
+    if not all_finite(prior.state_dict().values()):
         raise ValueError(f"the prior for {path} holds NaN or infinite weights; it was not saved")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     state = {
@@ -444,7 +455,7 @@ def load_prior(path: str, map_location="cpu") -> ActionPrior:
         raise ValueError(f"prior checkpoint {path} could not be read ({err})") from err
     if not isinstance(state, dict) or state.get("format") != PRIOR_FORMAT:
         raise ValueError(f"prior checkpoint {path} is not a PPO-DAP prior ({PRIOR_FORMAT})")
-    if not all(torch.isfinite(v).all() for v in state["state_dict"].values() if v.is_floating_point()):
+    if not all_finite(state["state_dict"].values()):
         raise ValueError(f"prior checkpoint {path} holds NaN or infinite weights")
     config = dict(state["config"])
     kind = config.pop("kind", "diffusion")  # priors saved before the Gaussian ablation existed are DDPMs
@@ -459,7 +470,8 @@ def load_prior(path: str, map_location="cpu") -> ActionPrior:
 
 
 def heldout_loss(prior: ActionPrior, obs: torch.Tensor, actions: torch.Tensor, seed: int = 0) -> float:
-    """Denoising loss on held-out data with fixed noise and timesteps, so numbers are comparable.
+    """The prior's loss on held-out data (denoising loss of a DDPM, negative log-likelihood of the
+    Gaussian) with fixed noise and timesteps, so numbers are comparable.
     The random streams of training (CPU and, on a GPU, that device's) are left where they were."""
     with torch.random.fork_rng(devices=[obs.device] if obs.device.type == "cuda" else []):
         torch.manual_seed(seed)
@@ -555,7 +567,7 @@ def main(args: Args) -> str:
             batch = train_idx[np.random.randint(0, len(train_idx), size=args.batch_size)]
             loss = prior.loss(obs[batch], actions[batch])
             if not torch.isfinite(loss):
-                raise SystemExit(f"error: the denoising loss became non-finite at update {update} on dataset "
+                raise SystemExit(f"error: the prior's training loss became non-finite at update {update} on dataset "
                                  f"{args.dataset}; nothing was written (try a smaller --learning-rate).")
             optimizer.zero_grad()
             loss.backward()
@@ -569,9 +581,7 @@ def main(args: Args) -> str:
                       f"held-out loss {held:.4f} | {time.time() - start_time:.0f}s", flush=True)
                 running = 0.0
             if stop.signum:
-                print(f"stopped by {signal.Signals(stop.signum).name} at update {update}; "
-                      f"no prior written ({output} untouched)", file=sys.stderr)
-                raise SystemExit(128 + stop.signum)
+                stop.exit(f"update {update}", f"no prior written ({output} untouched)")
 
     # the last update always logs, so `held` is the final held-out loss
     provenance.update(heldout_loss=held,
