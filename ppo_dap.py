@@ -98,6 +98,8 @@ class Args:
     """the maximum norm for the gradient clipping"""
     target_kl: Optional[float] = None
     """the target KL divergence threshold (stop the epoch loop early above it)"""
+    rpo_alpha: float = 0.0
+    """RPO (CleanRL's rpo_continuous_action.py): in the update, shift the actor's mean by U(-alpha, alpha) noise (0 = PPO; RPO uses 0.5)"""
 
     # DAP arguments (METHOD.md section 2); with --imitation-coef 0 --kl-coef 0 the script is PPO
     prior_path: Optional[str] = None
@@ -176,10 +178,13 @@ def layer_init(layer, std=np.sqrt(2), bias_const=0.0):
 
 class Agent(nn.Module):
     """CleanRL's Gaussian actor-critic: V(s) and N(mu(s), diag exp(logstd)^2), both 64-64 tanh MLPs
-    over normalised observations [batch, obs_dim]; actions [batch, act_dim] in the env's units."""
+    over normalised observations [batch, obs_dim]; actions [batch, act_dim] in the env's units.
+    With `rpo_alpha` > 0 it is CleanRL's RPO agent: log-probs of given actions (the update) are taken
+    under a mean shifted by fresh U(-rpo_alpha, rpo_alpha) noise; sampling (the rollout) is unchanged."""
 
-    def __init__(self, obs_dim: int, act_dim: int):
+    def __init__(self, obs_dim: int, act_dim: int, rpo_alpha: float = 0.0):
         super().__init__()
+        self.rpo_alpha = rpo_alpha
         self.critic = nn.Sequential(
             layer_init(nn.Linear(obs_dim, 64)),
             nn.Tanh(),
@@ -208,6 +213,9 @@ class Agent(nn.Module):
         probs = self.get_dist(x)
         if action is None:
             action = probs.sample()
+        elif self.rpo_alpha > 0:  # RPO: perturb the mean where the loss evaluates the taken actions
+            z = torch.empty_like(probs.mean).uniform_(-self.rpo_alpha, self.rpo_alpha)
+            probs = Normal(probs.mean + z, probs.stddev, validate_args=False)
         return action, probs.log_prob(action).sum(1), probs.entropy().sum(1), self.critic(x)
 
 
@@ -332,6 +340,9 @@ def load_checked_prior(args: Args, obs_dim: int, act_dim: int, device) -> Action
             f"error: prior {path} has obs/action dimensions ({prior.obs_dim}, {prior.act_dim}), but {args.env_id} "
             f"has ({obs_dim}, {act_dim})."
         )
+    if prior.config["kind"] == "knn" and (args.peft != "none" or args.guidance_scale > 0):
+        raise SystemExit(f"error: prior {path} is a knn (retrieval) prior, which has no network to adapt or guide; "
+                         "pass --peft none and --guidance-scale 0.")
     return prior
 
 
@@ -572,7 +583,7 @@ def train(args: Args, stop: InterruptFlag) -> str:
     act_dim = int(np.prod(envs.single_action_space.shape))
     act_low, act_high = envs.single_action_space.low, envs.single_action_space.high
 
-    agent = Agent(obs_dim, act_dim).to(device)
+    agent = Agent(obs_dim, act_dim, args.rpo_alpha).to(device)  # RPO when --rpo-alpha > 0
     optimizer = optim.Adam(agent.parameters(), lr=args.learning_rate, eps=1e-5)
     obs_norm = ObsNormalizer(obs_dim)  # normalisation in the script: the prior and the log take raw obs
     reward_scaler = RewardScaler(args.num_envs, args.gamma)
@@ -808,7 +819,7 @@ def check_args(args: Args) -> None:
         if not getattr(args, name) > 0:
             raise SystemExit(f"error: {flag(name)} be positive, got {getattr(args, name)}.")
     for name in ("eval_episodes", "eval_every", "prior_updates", "ent_coef", "vf_coef", "imitation_coef", "kl_coef",
-                 "guidance_scale"):
+                 "guidance_scale", "rpo_alpha"):
         if getattr(args, name) < 0:
             raise SystemExit(f"error: {flag(name)} be zero or positive, got {getattr(args, name)}.")
     for name in ("gamma", "gae_lambda"):

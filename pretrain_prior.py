@@ -34,10 +34,10 @@ class Args:
     """the logged trajectories: an .npz with `observations` [N, obs_dim] and `actions` [N, act_dim] (e.g. from `ppo_dap.py --save-rollouts`)"""
     env_id: str = "Walker2d-v4"
     """the gymnasium id the data was logged on (gives the dimensions and the action bounds)"""
-    prior_kind: Literal["diffusion", "gaussian"] = "diffusion"
-    """the prior: the DDPM of the method, or the state-conditional Gaussian of the ablation (no diffusion flags apply)"""
+    prior_kind: Literal["diffusion", "gaussian", "knn"] = "diffusion"
+    """the prior: the DDPM of the method; or, for the ablations, a state-conditional Gaussian or nearest-neighbour retrieval (no diffusion flags apply)"""
     output: Optional[str] = None
-    """where to write the prior checkpoint, a .pt file (default: priors/{env_id}.pt, or priors/{env_id}-gaussian.pt)"""
+    """where to write the prior checkpoint, a .pt file (default: priors/{env_id}.pt, or priors/{env_id}-{prior_kind}.pt)"""
     overwrite: bool = False
     """if toggled, replace an existing checkpoint at the output path (by default an existing file is never touched)"""
     seed: int = 1
@@ -68,6 +68,8 @@ class Args:
     """gradient steps between progress lines"""
     action_tolerance: float = 1e-3
     """how far (in env units) a logged action may lie outside the env's bounds before the dataset is rejected"""
+    knn_size: int = 20000
+    """(knn only) how many (state, action) pairs of the training split, drawn at random, the checkpoint stores"""
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -415,7 +417,50 @@ class GaussianPrior(ActionPrior):
         return self.unscale_action(scaled).reshape(batch, num_samples, self.act_dim)
 
 
-PRIOR_KINDS = {"diffusion": DiffusionPrior, "gaussian": GaussianPrior}
+class KNNPrior(ActionPrior):
+    """The retrieval ablation: no network. It stores `size` (normalised state, scaled action) pairs of
+    the dataset and proposes for a state the actions of its K nearest stored states (Euclidean distance
+    between normalised states), nearest first. Same `loss` / `sample` interface, but nothing to train:
+    `self.hidden` is empty, so LoRA and Adapters have nothing to attach to, and there is no reverse
+    process for critic guidance to act on."""
+
+    CHUNK = 4096  # query states per distance matrix, to bound memory on large held-out sets
+
+    def __init__(self, obs_dim: int, act_dim: int, *, size: int):
+        super().__init__(obs_dim, act_dim)
+        self.config = dict(kind="knn", obs_dim=obs_dim, act_dim=act_dim, size=size)
+        self.hidden = nn.ModuleList()
+        self.register_buffer("keys", torch.zeros(size, obs_dim))
+        self.register_buffer("values", torch.zeros(size, act_dim))
+
+    def store(self, obs: torch.Tensor, actions: torch.Tensor) -> None:
+        """Keep raw obs [size, obs_dim] and actions [size, act_dim] (set the normalisation first)."""
+        self.keys.copy_(self.normalize_obs(obs))
+        self.values.copy_(self.scale_action(actions).clamp(-1.0, 1.0))
+
+    def neighbours(self, obs: torch.Tensor, k: int) -> torch.Tensor:
+        """Indices [B, k] of the k stored states nearest to each raw obs [B, obs_dim], nearest first."""
+        obs_n = self.normalize_obs(obs)
+        return torch.cat([torch.cdist(chunk, self.keys).topk(k, dim=1, largest=False).indices
+                          for chunk in obs_n.split(self.CHUNK)])
+
+    def loss(self, obs: torch.Tensor, actions: torch.Tensor, weights: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """The 1-nearest-neighbour regression error: squared distance (mean over action dims, scaled units)
+        between each action [B, act_dim] and the stored action of its state's nearest neighbour."""
+        nearest = self.values[self.neighbours(obs, 1)[:, 0]]
+        per_sample = ((nearest - self.scale_action(actions).clamp(-1.0, 1.0)) ** 2).mean(-1)
+        return self.weighted_mean(per_sample, weights)
+
+    def sample(self, obs: torch.Tensor, num_samples: int, guidance: Optional[Callable] = None,
+               guidance_scale: float = 0.0) -> torch.Tensor:
+        """Raw obs [B, obs_dim] -> the actions of the `num_samples` nearest stored states [B, num_samples,
+        act_dim] in env units. Refuses guidance (ValueError): retrieval has nothing to guide."""
+        if guidance is not None and guidance_scale > 0.0:
+            raise ValueError("a knn prior retrieves stored actions; critic guidance does not apply to it")
+        return self.unscale_action(self.values[self.neighbours(obs, num_samples)])
+
+
+PRIOR_KINDS = {"diffusion": DiffusionPrior, "gaussian": GaussianPrior, "knn": KNNPrior}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -439,9 +484,8 @@ def save_prior(path: str, prior: ActionPrior, env_id: str, provenance: dict) -> 
 
 
 def load_prior(path: str, map_location="cpu") -> ActionPrior:
-    """A ready prior (`DiffusionPrior`, or `GaussianPrior` for the ablation) from a checkpoint written by
-    `save_prior`. Its env id and provenance
-    are in `prior.env_id` and `prior.provenance`. Raises ValueError (one sentence) on a file that is
+    """A ready prior (`DiffusionPrior`, or `GaussianPrior` / `KNNPrior` for the ablations) from a checkpoint
+    written by `save_prior`. Its env id and provenance are in `prior.env_id` and `prior.provenance`. Raises ValueError (one sentence) on a file that is
     missing, unreadable or not a PPO-DAP prior."""
     if not os.path.isfile(path):
         raise ValueError(f"prior checkpoint {path} does not exist")
@@ -487,7 +531,7 @@ def check_args(args: Args) -> str:
     returns the output path (default priors/{env_id}.pt), checked to be new or --overwrite."""
     check_finite_flags(args)
     for flag in ("num_diffusion_steps", "hidden_dim", "num_hidden_layers", "num_updates", "batch_size", "log_every",
-                 "learning_rate", "action_tolerance"):
+                 "learning_rate", "action_tolerance", "knn_size"):
         if not getattr(args, flag) > 0:
             raise SystemExit(f"error: --{flag.replace('_', '-')} must be positive, got {getattr(args, flag)}.")
     if not 0.0 < args.holdout_fraction < 1.0:
@@ -545,47 +589,55 @@ def main(args: Args) -> str:
     print(f"dataset {args.dataset}: {num} transitions ({len(holdout_idx)} held out), "
           f"mean episode return {provenance['mean_episode_return']}")
 
+    act_dim = act_space.shape[0]
     if args.prior_kind == "diffusion":
-        prior = DiffusionPrior(obs_dim, act_space.shape[0], num_diffusion_steps=args.num_diffusion_steps,
-                               schedule=args.schedule, hidden_dim=args.hidden_dim,
-                               num_hidden_layers=args.num_hidden_layers).to(device)
-    else:
-        prior = GaussianPrior(obs_dim, act_space.shape[0], hidden_dim=args.hidden_dim,
+        prior = DiffusionPrior(obs_dim, act_dim, num_diffusion_steps=args.num_diffusion_steps, schedule=args.schedule,
+                               hidden_dim=args.hidden_dim, num_hidden_layers=args.num_hidden_layers).to(device)
+    elif args.prior_kind == "gaussian":
+        prior = GaussianPrior(obs_dim, act_dim, hidden_dim=args.hidden_dim,
                               num_hidden_layers=args.num_hidden_layers).to(device)
+    else:
+        keep = train_idx[np.random.permutation(len(train_idx))[: args.knn_size]]  # a random subsample to store
+        prior = KNNPrior(obs_dim, act_dim, size=len(keep)).to(device)
     prior.set_normalization(train_obs.mean(0).cpu(), train_obs.std(0).clamp(min=1e-6).cpu(),
                             act_space.low, act_space.high)
-    optimizer = torch.optim.Adam(prior.parameters(), lr=args.learning_rate)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.num_updates)
-    shape = f"T={args.num_diffusion_steps} ({args.schedule})" if args.prior_kind == "diffusion" else "diagonal Gaussian"
-    print(f"prior: {args.prior_kind}, {sum(p.numel() for p in prior.parameters())} parameters, {shape}, "
-          f"{args.num_hidden_layers} x {args.hidden_dim} Mish, on {device}")
-
     start_time = time.time()
-    running = 0.0
-    with InterruptFlag() as stop:
-        for update in range(1, args.num_updates + 1):
-            batch = train_idx[np.random.randint(0, len(train_idx), size=args.batch_size)]
-            loss = prior.loss(obs[batch], actions[batch])
-            if not torch.isfinite(loss):
-                raise SystemExit(f"error: the prior's training loss became non-finite at update {update} on dataset "
-                                 f"{args.dataset}; nothing was written (try a smaller --learning-rate).")
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            running += loss.item()
-            if update % args.log_every == 0 or update == args.num_updates:
-                steps = args.log_every if update % args.log_every == 0 else update % args.log_every
-                held = heldout_loss(prior, obs[holdout_idx], actions[holdout_idx])
-                print(f"update {update}/{args.num_updates} | train loss {running / steps:.4f} | "
-                      f"held-out loss {held:.4f} | {time.time() - start_time:.0f}s", flush=True)
-                running = 0.0
-            if stop.signum:
-                stop.exit(f"update {update}", f"no prior written ({output} untouched)")
+
+    if args.prior_kind == "knn":  # retrieval: store the pairs, nothing to train
+        prior.store(obs[keep], actions[keep])
+        held = heldout_loss(prior, obs[holdout_idx], actions[holdout_idx])
+        print(f"prior: knn, {len(keep)} stored (state, action) pairs | held-out 1-NN action error {held:.4f}")
+    else:
+        optimizer = torch.optim.Adam(prior.parameters(), lr=args.learning_rate)
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.num_updates)
+        shape = f"T={args.num_diffusion_steps} ({args.schedule})" if args.prior_kind == "diffusion" else "diagonal Gaussian"
+        print(f"prior: {args.prior_kind}, {sum(p.numel() for p in prior.parameters())} parameters, {shape}, "
+              f"{args.num_hidden_layers} x {args.hidden_dim} Mish, on {device}")
+        running = 0.0
+        with InterruptFlag() as stop:
+            for update in range(1, args.num_updates + 1):
+                batch = train_idx[np.random.randint(0, len(train_idx), size=args.batch_size)]
+                loss = prior.loss(obs[batch], actions[batch])
+                if not torch.isfinite(loss):
+                    raise SystemExit(f"error: the prior's training loss became non-finite at update {update} on "
+                                     f"dataset {args.dataset}; nothing was written (try a smaller --learning-rate).")
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+                running += loss.item()
+                if update % args.log_every == 0 or update == args.num_updates:
+                    steps = args.log_every if update % args.log_every == 0 else update % args.log_every
+                    held = heldout_loss(prior, obs[holdout_idx], actions[holdout_idx])
+                    print(f"update {update}/{args.num_updates} | train loss {running / steps:.4f} | "
+                          f"held-out loss {held:.4f} | {time.time() - start_time:.0f}s", flush=True)
+                    running = 0.0
+                if stop.signum:
+                    stop.exit(f"update {update}", f"no prior written ({output} untouched)")
 
     # the last update always logs, so `held` is the final held-out loss
     provenance.update(heldout_loss=held,
-                      num_updates=args.num_updates, seed=args.seed,
+                      num_updates=0 if args.prior_kind == "knn" else args.num_updates, seed=args.seed,
                       train_seconds=round(time.time() - start_time, 1))
     try:
         save_prior(output, prior.cpu(), args.env_id, provenance)

@@ -307,6 +307,21 @@ def test_prior_for_other_env_or_dims_or_corrupt_is_refused(tmp_path):
         ppo_dap.main(walker_args(tmp_path, prior_path=str(corrupt)))
 
 
+def test_knn_prior_runs_with_peft_none_and_is_refused_with_peft_or_guidance(tmp_path):
+    from pretrain_prior import KNNPrior
+    knn = KNNPrior(17, 6, size=64)
+    knn.set_normalization(np.zeros(17), np.ones(17), -np.ones(6), np.ones(6))
+    knn.store(torch.randn(64, 17), torch.rand(64, 6) * 2 - 1)
+    path = str(tmp_path / "knn.pt")
+    save_prior(path, knn, "Walker2d-v4", {})
+    for kw in (dict(peft="lora"), dict(peft="none", guidance_scale=1.0)):
+        with pytest.raises(SystemExit, match=f"prior {path} is a knn .* pass --peft none and --guidance-scale 0"):
+            ppo_dap.main(walker_args(tmp_path, prior_path=path, **kw))
+    run_dir = ppo_dap.main(walker_args(tmp_path, prior_path=path, peft="none"))
+    rows = read_csv(os.path.join(run_dir, "progress.csv"))
+    assert float(rows[0]["losses/imitation"]) > 0 and float(rows[0]["dap/grad_leak"]) == 0.0
+
+
 @pytest.mark.parametrize("kw, message", [
     (dict(num_proposals=0), "--num-proposals must be positive"),
     (dict(imitation_coef=-0.1), "--imitation-coef must be zero or positive"),

@@ -64,6 +64,27 @@ def test_one_ppo_step_raises_the_positive_advantage_action_and_lowers_the_negati
     assert after[0] > old_logprob[0] and after[1] < old_logprob[1]
 
 
+def test_rpo_shifts_the_mean_by_uniform_noise_in_the_update_only():
+    torch.manual_seed(0)
+    agent, obs, actions = Agent(3, 2, rpo_alpha=0.5), torch.randn(4, 3), torch.randn(4, 2)
+    dist = agent.get_dist(obs)
+    torch.manual_seed(1)
+    _, logprob, entropy, _ = agent.get_action_and_value(obs, actions)
+    torch.manual_seed(1)
+    z = torch.empty(4, 2).uniform_(-0.5, 0.5)  # CleanRL's RPO: mean + U(-alpha, alpha), drawn afresh
+    expected = torch.distributions.Normal(dist.mean + z, dist.stddev).log_prob(actions).sum(1)
+    torch.testing.assert_close(logprob, expected)
+    assert not torch.allclose(logprob, dist.log_prob(actions).sum(1))  # the shift is really there
+    torch.testing.assert_close(entropy, dist.entropy().sum(1))  # the spread is the actor's
+    # the rollout's sampling is the plain Gaussian actor's: same draws as with alpha = 0
+    ppo_agent = Agent(3, 2)
+    ppo_agent.load_state_dict(agent.state_dict())
+    torch.manual_seed(2)
+    sampled, _, _, _ = agent.get_action_and_value(obs)
+    torch.manual_seed(2)
+    torch.testing.assert_close(sampled, ppo_agent.get_action_and_value(obs)[0])
+
+
 # ---------------------------------------------------------------- the loop's truncation bootstrap
 def test_loop_bootstraps_truncations_from_the_final_observation(tmp_path, monkeypatch):
     seen = []

@@ -137,6 +137,19 @@ def test_pendulum_run_writes_progress_model_rollouts_and_episode_bookkeeping(tmp
         assert len(json.load(f)["episodic_returns"]) == 2
 
 
+def test_rpo_alpha_reaches_the_agent_that_trains(tmp_path, monkeypatch):
+    made = []
+
+    class RecordingAgent(ppo_dap.Agent):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            made.append(self)
+
+    monkeypatch.setattr(ppo_dap, "Agent", RecordingAgent)
+    ppo_dap.main(tiny_args(tmp_path, total_timesteps=256, rpo_alpha=0.3))
+    assert [a.rpo_alpha for a in made] == [0.3]
+
+
 def test_walker2d_tiny_run_and_deterministic_evaluation(tmp_path):
     rollouts = tmp_path / "walker.npz"
     args = tiny_args(tmp_path, env_id="Walker2d-v4", total_timesteps=1024, num_steps=512, save_model=True,

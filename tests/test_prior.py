@@ -9,8 +9,8 @@ import torch
 
 import ppo_dap
 import pretrain_prior
-from pretrain_prior import (DiffusionPrior, GaussianPrior, beta_schedule, heldout_loss, load_prior, mean_episode_return,
-                            save_prior)
+from pretrain_prior import (DiffusionPrior, GaussianPrior, KNNPrior, beta_schedule, heldout_loss, load_prior,
+                            mean_episode_return, save_prior)
 
 
 @pytest.fixture(scope="module")
@@ -305,3 +305,64 @@ def test_gaussian_prior_round_trips_through_the_checkpoint_and_the_cli(tmp_path,
         a = prior.sample(torch.zeros(5, 3), 7)
     assert a.shape == (5, 7, 1) and (a.abs() <= 2.0).all()
     assert len(prior.hidden) == 3  # LoRA / Adapters attach as on the DDPM
+
+
+# ---------------------------------------------------------------- the retrieval (knn) ablation
+def knn_prior(keys, values, low=-2.0, high=2.0):
+    """A knn prior over hand-made raw states [M, d] and actions [M, a], identity normalisation."""
+    prior = KNNPrior(keys.shape[1], values.shape[1], size=len(keys))
+    prior.set_normalization(torch.zeros(keys.shape[1]), torch.ones(keys.shape[1]),
+                            np.full(values.shape[1], low), np.full(values.shape[1], high))
+    prior.store(keys, values)
+    return prior
+
+
+def test_knn_proposes_the_actions_of_the_nearest_states_nearest_first():
+    keys = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 3.0], [5.0, 5.0]])
+    values = torch.tensor([[0.1], [0.2], [0.3], [0.4]])
+    prior = knn_prior(keys, values)
+    a = prior.sample(torch.tensor([[0.9, 0.1], [0.1, 2.5]]), 3)
+    # state 1: distances 0.91, 0.14, 3.0, 6.4 -> keys 1, 0, 2; state 2: 2.5, 2.7, 0.51, 5.5 -> keys 2, 0, 1
+    torch.testing.assert_close(a[:, :, 0], torch.tensor([[0.2, 0.1, 0.3], [0.3, 0.1, 0.2]]))
+    # distances are measured between normalised states: (0.9, 1.9) is nearest to key 2 in raw units but,
+    # with the second coordinate's std at 10, nearest to key 1
+    query = torch.tensor([[0.9, 1.9]])
+    torch.testing.assert_close(prior.sample(query, 1)[0, 0], torch.tensor([0.3]))
+    prior.obs_std.copy_(torch.tensor([1.0, 10.0]))
+    prior.store(keys, values)
+    torch.testing.assert_close(prior.sample(query, 1)[0, 0], torch.tensor([0.2]))
+    # the 1-NN loss: squared error in scaled units ([-2, 2] -> [-1, 1]) of the nearest state's action
+    loss = prior.loss(torch.tensor([[0.0, 0.1], [5.0, 5.0]]), torch.tensor([[0.5], [0.4]]))
+    assert loss.item() == pytest.approx(((0.5 - 0.1) / 2) ** 2 / 2)
+    with pytest.raises(ValueError, match="guidance does not apply"):
+        prior.sample(keys, 2, guidance=lambda a: a.sum(-1), guidance_scale=1.0)
+
+
+def test_knn_prior_puts_its_proposals_on_both_modes():
+    """The bimodal toy of the DDPM and Gaussian tests: retrieval, like the DDPM, keeps both modes."""
+    g = torch.Generator().manual_seed(0)
+    s = torch.rand(20_000, 1, generator=g) * 2 - 1
+    upper = torch.rand(20_000, 1, generator=g) < 0.7
+    actions = torch.where(upper, 0.5 + 0.2 * s, -0.5 + 0.2 * s) + 0.05 * torch.randn(20_000, 1, generator=g)
+    a = knn_prior(s, actions, low=-1.0, high=1.0).sample(torch.tensor([[0.0]]), 400)[0, :, 0]
+    near_upper, near_lower = ((a - 0.5).abs() < 0.2).float().mean().item(), ((a + 0.5).abs() < 0.2).float().mean().item()
+    assert near_upper + near_lower > 0.95
+    assert near_upper == pytest.approx(0.7, abs=0.08)
+
+
+def test_knn_prior_from_the_cli_stores_a_subsample_and_round_trips(tmp_path, pendulum_dataset, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the default output path, priors/{env_id}-knn.pt, under tmp_path
+    path = pretrain_prior.main(prior_args(pendulum_dataset, tmp_path, prior_kind="knn", output=None, knn_size=300))
+    assert path == os.path.join("priors", "Pendulum-v1-knn.pt")
+    prior = load_prior(path)
+    assert isinstance(prior, KNNPrior) and prior.keys.shape == (300, 3) and len(prior.hidden) == 0
+    assert prior.provenance["num_updates"] == 0
+    data = np.load(pendulum_dataset)
+    stored = prior.unscale_action(prior.values)  # the stored actions are logged ones
+    logged = torch.tensor(data["actions"])
+    assert all((logged - a).abs().max(1).values.min() < 1e-5 for a in stored[:20])
+    obs = torch.tensor(data["observations"][:5])
+    assert torch.equal(prior.sample(obs, 4), load_prior(path).sample(obs, 4))  # deterministic retrieval
+    # more pairs asked for than the training split holds: all of them are stored
+    big = pretrain_prior.main(prior_args(pendulum_dataset, tmp_path, prior_kind="knn", output="big.pt"))
+    assert load_prior(big).keys.shape[0] == len(data["actions"]) - round(0.05 * len(data["actions"]))
