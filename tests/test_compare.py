@@ -161,3 +161,33 @@ def test_student_t_interval_and_exact_wilcoxon_by_hand():
     assert compare.wilcoxon_p([1.0, 2.0, 3.0]) == pytest.approx(0.25)
     assert compare.wilcoxon_p([1.0, -2.0, 3.0]) == pytest.approx(0.75)  # W+ = 4; sums 0,1,2,4,5,6 of 0..6 as far from 3
     assert compare.wilcoxon_p([5.0, 6.0, 7.0, 8.0, 9.0]) == pytest.approx(2 / 32)
+
+
+def test_speed_tables_pair_runs_and_keep_the_batch_for_vector_envs(tmp_path, monkeypatch):
+    """benchmarks/speed.py with a stand-in CleanRL script (prints SPS lines as CleanRL's does) and tiny
+    real runs of ours: the ratios are ours / CleanRL per pair, and every vector-env run has batch 2048."""
+    import speed
+
+    fake = tmp_path / "fake_cleanrl.py"
+    fake.write_text("print('SPS: 50')\nprint('SPS: 100')\n")
+    seen = []
+    real_run_ours = speed.run_ours
+
+    def tiny_run_ours(args, env_id, seed, flags):
+        seen.append(flags)
+        n = int(flags.split("--num-envs ")[1].split()[0]) if "--num-envs" in flags else 1
+        return real_run_ours(args, env_id, seed, flags.replace(f"--num-steps {2048 // n}", f"--num-steps {256 // n}")
+                             + f" --num-steps {256 // n} --num-minibatches 4 --update-epochs 1")
+
+    monkeypatch.setattr(speed, "run_ours", tiny_run_ours)
+    args = speed.Args(env_ids=["Pendulum-v1"], pairs=2, total_timesteps=256, cleanrl_script=str(fake), dap=False,
+                      vector_envs=[2], vector_env_id="Pendulum-v1", out_dir=str(tmp_path / "out"))
+    rows = speed.main(args)
+    cleanrl = [r for r in rows if r["kind"] == "cleanrl"]
+    assert [(r["seed"], r["impl"]) for r in cleanrl] == [(1, "ours"), (1, "cleanrl"), (2, "cleanrl"), (2, "ours")]
+    assert all(r["sps"] == 100.0 for r in cleanrl if r["impl"] == "cleanrl")  # the last SPS line
+    ours = [r["sps"] for r in cleanrl if r["impl"] == "ours"]
+    table = open(tmp_path / "out" / "speed.md").read()
+    assert f"**{np.mean(ours) / 100:.3f}**" in table
+    assert [r["impl"] for r in rows if r["kind"] == "vector"] == ["sync-2", "async-2"]
+    assert any("--num-envs 2 --num-steps 1024 --vector-mode async" in f for f in seen)
