@@ -2,7 +2,6 @@
 auditable boundary, the PPO equivalence at zero coefficients, and tiny PPO-DAP runs."""
 
 import builtins
-import csv
 import math
 import os
 
@@ -16,14 +15,11 @@ import ppo_dap
 from ppo_dap import (Adapter, Agent, LoRALinear, advantage_weights, anneal, attach_peft, energy_weights,
                      imitation_loss, kl_loss, proposal_moments)
 from pretrain_prior import DiffusionPrior, load_prior, save_prior
+from helpers import read_csv
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHIPPED = os.path.join(ROOT, "priors", "Walker2d-v4.pt")
 
-
-def read_csv(path):
-    with open(path) as f:
-        return list(csv.DictReader(f))
 
 
 def walker_args(tmp_path, **kw):

@@ -2,7 +2,6 @@
 is known, so that a flipped sign, a swapped index or an optimiser that never steps fails a test."""
 
 import copy
-import csv
 from types import SimpleNamespace
 
 import numpy as np
@@ -14,10 +13,6 @@ import ppo_dap
 from ppo_dap import Agent, QNetwork, attach_peft, clipped_policy_loss, dap_step, imitation_loss, value_loss
 from pretrain_prior import DiffusionPrior
 
-
-def read_csv(path):
-    with open(path) as f:
-        return list(csv.DictReader(f))
 
 
 # ---------------------------------------------------------------- PPO's losses

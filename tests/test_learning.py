@@ -2,7 +2,6 @@
 small fast task within seconds. A flipped gradient sign, a broken advantage or a prior term that
 fights the actor makes these fail; the other tests pin the equations, these pin that they learn."""
 
-import csv
 import os
 
 import gymnasium as gym
@@ -11,13 +10,10 @@ import pytest
 
 import ppo_dap
 import pretrain_prior
+from helpers import read_csv
 
 ENV = "InvertedPendulum-v4"  # random actions keep the pole up for about 5-10 steps; a good policy for 1000
 
-
-def read_csv(path):
-    with open(path) as f:
-        return list(csv.DictReader(f))
 
 
 def random_policy_return(episodes: int = 30) -> float:

@@ -1,6 +1,5 @@
 """PPO half of ppo_dap.py: GAE, normalisers, vector-env bookkeeping, end-to-end runs, bad inputs."""
 
-import csv
 import json
 import os
 import signal
@@ -12,11 +11,8 @@ import torch
 
 import ppo_dap
 from ppo_dap import Args, ObsNormalizer, RewardScaler, RunningMeanStd, compute_gae
+from helpers import read_csv
 
-
-def read_csv(path):
-    with open(path) as f:
-        return list(csv.DictReader(f))
 
 
 def tiny_args(tmp_path, **kw):

@@ -11,6 +11,7 @@ import ppo_dap
 import pretrain_prior
 from pretrain_prior import (DiffusionPrior, GaussianPrior, KNNPrior, beta_schedule, heldout_loss, load_prior,
                             mean_episode_return, save_prior)
+from helpers import prior_args
 
 
 @pytest.fixture(scope="module")
@@ -23,12 +24,6 @@ def pendulum_dataset(tmp_path_factory):
                               imitation_coef=0.0))
     return path
 
-
-def prior_args(dataset, tmp_path, **kw):
-    base = dict(dataset=dataset, env_id="Pendulum-v1", output=str(tmp_path / "prior.pt"), num_updates=200,
-                log_every=100, hidden_dim=32, num_diffusion_steps=5, cuda=False)
-    base.update(kw)
-    return pretrain_prior.Args(**base)
 
 
 # ---------------------------------------------------------------- schedule and forward process

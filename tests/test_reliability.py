@@ -1,7 +1,6 @@
 """What users do to runs: signals, bad paths, collisions, overwrites, non-finite numbers, wrong files.
 Each case checks the one-sentence message (or exit status) and that nothing saved earlier is damaged."""
 
-import csv
 import glob
 import os
 import signal
@@ -17,13 +16,10 @@ import tyro
 import ppo_dap
 import pretrain_prior
 from pretrain_prior import DiffusionPrior, load_prior, save_prior
+from helpers import read_csv, prior_args
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-
-def read_csv(path):
-    with open(path) as f:
-        return list(csv.DictReader(f))
 
 
 def pendulum_args(tmp_path, **kw):
@@ -181,12 +177,6 @@ def pendulum_rollouts(tmp_path_factory):
     ppo_dap.main(pendulum_args(folder, total_timesteps=512, save_rollouts=path))
     return path
 
-
-def prior_args(dataset, tmp_path, **kw):
-    base = dict(dataset=dataset, env_id="Pendulum-v1", output=str(tmp_path / "prior.pt"), num_updates=20,
-                log_every=10, hidden_dim=16, num_diffusion_steps=5, cuda=False)
-    base.update(kw)
-    return pretrain_prior.Args(**base)
 
 
 def test_pretraining_refuses_to_overwrite_unless_asked(tmp_path, pendulum_rollouts):
