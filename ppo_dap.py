@@ -188,6 +188,9 @@ def layer_init(layer, std=np.sqrt(2), bias_const=0.0):
     return layer
 
 
+LOG_SQRT_2PI = math.log(math.sqrt(2 * math.pi))
+
+
 class Agent(nn.Module):
     """CleanRL's Gaussian actor-critic: V(s) and N(mu(s), diag exp(logstd)^2), both 64-64 tanh MLPs
     over normalised observations [batch, obs_dim]; actions [batch, act_dim] in the env's units.
@@ -220,6 +223,15 @@ class Agent(nn.Module):
         action_mean = self.actor_mean(x)
         # validate_args=False: skip the per-call argument checks (pure overhead on every step); same numbers
         return Normal(action_mean, self.actor_logstd.expand_as(action_mean).exp(), validate_args=False)
+
+    def act(self, x):
+        """The rollout's forward (speed): the action, log-prob and value that `get_action_and_value(x)`
+        gives from the same random state, without building a Normal or computing the entropy."""
+        action_mean = self.actor_mean(x)
+        action_std = self.actor_logstd.expand_as(action_mean).exp()
+        action = torch.normal(action_mean, action_std)  # what Normal.sample draws
+        log_prob = -((action - action_mean) ** 2) / (2 * action_std**2) - action_std.log() - LOG_SQRT_2PI  # Normal.log_prob
+        return action, log_prob.sum(1), self.critic(x)
 
     def get_action_and_value(self, x, action=None):
         probs = self.get_dist(x)
@@ -666,7 +678,7 @@ def train(args: Args, stop: InterruptFlag) -> str:
 
             # ALGO LOGIC: action logic (every env action is sampled from the Gaussian actor)
             with torch.inference_mode():  # speed: no_grad without the version counters (same numbers)
-                action, logprob, _, value = agent.get_action_and_value(next_obs)
+                action, logprob, value = agent.act(next_obs)  # speed: get_action_and_value's numbers, no entropy
                 values[step] = value.flatten()
             actions[step] = action
             logprobs[step] = logprob

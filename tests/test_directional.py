@@ -59,6 +59,22 @@ def test_one_ppo_step_raises_the_positive_advantage_action_and_lowers_the_negati
     assert after[0] > old_logprob[0] and after[1] < old_logprob[1]
 
 
+@pytest.mark.parametrize("batch", [1, 3])
+def test_the_rollouts_act_gives_get_action_and_value_exactly(batch):
+    """`act` is the rollout's fast path; it must draw the same action and give the same log-prob and
+    value as CleanRL's get_action_and_value from the same random state, bit for bit."""
+    torch.manual_seed(0)
+    agent, obs = Agent(5, 3), torch.randn(batch, 5)
+    with torch.no_grad():
+        agent.actor_logstd.fill_(-0.7)  # a std other than 1, so the log-prob's std terms count
+        for seed in range(5):
+            torch.manual_seed(seed)
+            action, logprob, _, value = agent.get_action_and_value(obs)
+            torch.manual_seed(seed)
+            fast = agent.act(obs)
+            assert torch.equal(fast[0], action) and torch.equal(fast[1], logprob) and torch.equal(fast[2], value)
+
+
 def test_rpo_shifts_the_mean_by_uniform_noise_in_the_update_only():
     torch.manual_seed(0)
     agent, obs, actions = Agent(3, 2, rpo_alpha=0.5), torch.randn(4, 3), torch.randn(4, 2)
