@@ -4,7 +4,7 @@
 # mutant the suite does not notice "survives". Runs in a scratch copy so that mutmut's config and its
 # mutants/ folder never touch the repository. Two slow kinds of test are left out of the mutant runs:
 # the learning smoke tests (tens of seconds per mutant; the directional tests pin the same maths) and
-# the real-signal subprocess tests (plumbing, not maths).
+# the tests that start subprocesses (signals, make_priors.sh, speed.py: plumbing, not maths).
 #   bash benchmarks/mutation.sh                 # all the algorithmic functions (about an hour on 2 cores)
 #   bash benchmarks/mutation.sh compute_gae     # some of them
 set -euo pipefail
@@ -26,11 +26,12 @@ pytest_add_cli_args=
     -p
     no:cacheprovider
     -k
-    not test_signal_stops_a_real_run and not beats_a_random_policy
+    not test_signal_stops_a_real_run and not beats_a_random_policy and not ctrl_c_to_the_process_group and not make_priors and not speed_tables
 CFG
-functions=${*:-"compute_gae clipped_policy_loss value_loss RunningMeanStd ObsNormalizer RewardScaler
+functions=${*:-"compute_gae clipped_policy_loss value_loss Agent RunningMeanStd ObsNormalizer RewardScaler
   LoRALinear Adapter attach_peft advantage_weights QNetwork energy_weights q_filter proposal_moments
-  imitation_loss kl_loss anneal dap_step beta_schedule timestep_embedding DiffusionPrior heldout_loss"}
+  imitation_loss kl_loss anneal dap_step beta_schedule timestep_embedding DiffusionPrior GaussianPrior KNNPrior
+  heldout_loss"}
 patterns=()
 for f in $functions; do
   # mutmut names a function's mutants x_{name}__mutmut_N and a class's xǁ{Class}ǁ{method}__mutmut_N
