@@ -1,7 +1,8 @@
 """Plant each bug class of the issue "Tests that fail when learning is broken" in a scratch copy, one at
 a time, and report which test catches it (README "Tests"). Nothing in the repository is changed.
 
-    python benchmarks/plant_bugs.py
+    python benchmarks/plant_bugs.py                 # every bug class
+    python benchmarks/plant_bugs.py GAE knn         # those whose name contains one of the words
 """
 
 import os
@@ -26,8 +27,16 @@ BUGS = [
  ("tau not in advantage units", "ppo_dap.py", "        weights = energy_weights(q_proposals, args.energy_temperature * b_advantages.std())", "        weights = energy_weights(q_proposals, args.energy_temperature)"),
  ("Q_phi fitted to advantages", "ppo_dap.py", "        q_loss = ((qf(b_obs[idx], b_env_actions[idx]) - b_returns[idx]) ** 2).mean()", "        q_loss = ((qf(b_obs[idx], b_env_actions[idx]) - b_advantages[idx]) ** 2).mean()"),
  ("PEFT pairs states with other actions", "ppo_dap.py", "            peft_loss = prior.loss(b_raw_obs[idx], b_env_actions[idx], peft_w[idx])", "            peft_loss = prior.loss(b_raw_obs[idx], b_env_actions[np.roll(idx, 1)], peft_w[idx])"),
+ # the speed changes and the baselines of this stop
+ ("GAE recursion cut at terminations only", "ppo_dap.py", "        lastgaelam = delta + gamma * gae_lambda * (1.0 - dones_[t]) * lastgaelam", "        lastgaelam = delta + gamma * gae_lambda * (1.0 - terminations_[t]) * lastgaelam"),
+ ("running variance divided by n - 1", "ppo_dap.py", "        batch_var = ((x - batch_mean) ** 2).sum(axis=0) / batch_count", "        batch_var = ((x - batch_mean) ** 2).sum(axis=0) / max(batch_count - 1, 1)"),
+ ("the rollout's log-prob forgets log sigma", "ppo_dap.py", " - action_std.log() - LOG_SQRT_2PI", " - LOG_SQRT_2PI"),
+ ("the rollout acts with the mean", "ppo_dap.py", "        action = torch.normal(action_mean, action_std)", "        action = action_mean.clone()"),
+ ("RPO never perturbs", "ppo_dap.py", "        elif self.rpo_alpha > 0:", "        elif self.rpo_alpha < 0:"),
+ ("knn proposes the farthest states", "pretrain_prior.py", "topk(k, dim=1, largest=False)", "topk(k, dim=1, largest=True)"),
 ]
-for name, f, old, new in BUGS:
+SELECTED = [b for b in BUGS if not sys.argv[1:] or any(w.lower() in b[0].lower() for w in sys.argv[1:])]
+for name, f, old, new in SELECTED:
     work = os.path.join(tempfile.mkdtemp(), "repo")
     shutil.copytree(SRC, work, ignore=shutil.ignore_patterns(".git", "runs", "results", "__pycache__"))
     text = open(os.path.join(work, f)).read()

@@ -205,7 +205,12 @@ def test_shipped_walker2d_prior_loads_and_samples_in_bounds():
 # ---------------------------------------------------------------- the auditable boundary
 def test_boundary_actions_from_actor_and_no_dataset_opened(tmp_path, monkeypatch):
     rollout, update_calls, opened = [], [], []
-    original = Agent.get_action_and_value
+    original_act, original = Agent.act, Agent.get_action_and_value
+
+    def recording_act(self, x):  # the rollout's forward
+        out = original_act(self, x)
+        rollout.append((out[0].detach().clone(), out[1].detach().clone()))
+        return out
 
     def recording(self, x, action=None):
         out = original(self, x, action)
@@ -213,6 +218,7 @@ def test_boundary_actions_from_actor_and_no_dataset_opened(tmp_path, monkeypatch
         return out
 
     real_open, real_np_load = builtins.open, np.load
+    monkeypatch.setattr(Agent, "act", recording_act)
     monkeypatch.setattr(Agent, "get_action_and_value", recording)
     monkeypatch.setattr(builtins, "open", lambda f, *a, **k: opened.append(str(f)) or real_open(f, *a, **k))
     monkeypatch.setattr(np, "load", lambda f, *a, **k: opened.append(str(f)) or real_np_load(f, *a, **k))
