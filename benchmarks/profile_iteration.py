@@ -110,6 +110,8 @@ def profile(ppo_dap, args: Args, dap: bool) -> dict:
         (ppo_dap.Agent, "get_action_and_value", timers.wrap(
             phase("rollout: actor-critic forward", "update: forward and losses", "DAP (a)-(c): rest"), forward)),
         (ppo_dap.Agent, "get_dist", dist),
+        *([(ppo_dap.Agent, "act", timers.wrap("rollout: actor-critic forward", ppo_dap.Agent.act))]
+          if hasattr(ppo_dap.Agent, "act") else []),  # the rollout's fast path (absent from older code)
         (ppo_dap, "imitation_loss", timers.wrap("DAP (d): imitation/KL forward", ppo_dap.imitation_loss)),
         (ppo_dap, "kl_loss", timers.wrap("DAP (d): imitation/KL forward", ppo_dap.kl_loss)),
         (torch.Tensor, "backward", timers.wrap(phase("?", "update: backward", "DAP (a)+(c): PEFT and Q_phi steps"),
