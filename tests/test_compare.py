@@ -191,3 +191,20 @@ def test_speed_tables_pair_runs_and_keep_the_batch_for_vector_envs(tmp_path, mon
     assert f"**{np.mean(ours) / 100:.3f}**" in table
     assert [r["impl"] for r in rows if r["kind"] == "vector"] == ["sync-2", "async-2"]
     assert any("--num-envs 2 --num-steps 1024 --vector-mode async" in f for f in seen)
+
+
+def test_same_numbers_tells_an_unchanged_copy_from_a_changed_one(tmp_path):
+    import shutil
+
+    import same_numbers
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for name, edit in (("unchanged", lambda t: t), ("changed", lambda t: t.replace("learning_rate: float = 3e-4", "learning_rate: float = 3e-3"))):
+        other = tmp_path / name
+        other.mkdir()
+        shutil.copy(os.path.join(root, "pretrain_prior.py"), other)
+        text = open(os.path.join(root, "ppo_dap.py")).read()
+        (other / "ppo_dap.py").write_text(edit(text))
+        args = same_numbers.Args(code_dir=str(other), env_id="Pendulum-v1", seeds=[3], total_timesteps=512,
+                                 flags="--imitation-coef 0 --num-steps 256 --num-minibatches 4 --update-epochs 1")
+        assert same_numbers.main(args) == (name == "unchanged")
