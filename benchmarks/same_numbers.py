@@ -3,8 +3,9 @@ the commit before the speed changes) with the same flags and seeds, and compare 
 (progress.csv without the timing columns, episodes.csv) and the saved weights, exactly.
 
     git worktree add /tmp/before b9ed309
-    python benchmarks/same_numbers.py --code-dir /tmp/before --env-id Walker2d-v4 --seeds 1 2 3 4 5 \
-        --total-timesteps 102400 --flags "--imitation-coef 0"
+    python benchmarks/same_numbers.py --code-dir /tmp/before --env-id Walker2d-v4 --seeds 1 2 3 4 5
+    python benchmarks/same_numbers.py --code-dir /tmp/before --env-id Hopper-v4 --seeds 1 2 --flags=""
+(a --flags value that starts with "--" needs the `--flags="..."` form)
 """
 
 import os
@@ -35,7 +36,7 @@ class Args:
     total_timesteps: int = 102400
     """environment steps per run"""
     flags: str = "--imitation-coef 0"
-    """more ppo_dap.py flags for both (the default: the PPO path)"""
+    """more ppo_dap.py flags for both (the default: the PPO path; "" for PPO-DAP with its defaults)"""
     jobs: int = 2
     """runs at a time"""
 
