@@ -1,5 +1,6 @@
 """Offline stage: the DDPM schedule, forward process, multimodal recovery, training, checkpoints, bad data."""
 
+import glob
 import hashlib
 import os
 
@@ -361,3 +362,24 @@ def test_knn_prior_from_the_cli_stores_a_subsample_and_round_trips(tmp_path, pen
     # more pairs asked for than the training split holds: all of them are stored
     big = pretrain_prior.main(prior_args(pendulum_dataset, tmp_path, prior_kind="knn", output="big.pt"))
     assert load_prior(big).keys.shape[0] == len(data["actions"]) - round(0.05 * len(data["actions"]))
+
+
+# ---------------------------------------------------------------- the shipped priors
+SHIPPED_PRIORS = sorted(glob.glob(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "priors", "*.pt")))
+
+
+@pytest.mark.parametrize("path", SHIPPED_PRIORS, ids=os.path.basename)
+def test_every_shipped_prior_loads_fits_its_env_and_samples_inside_the_bounds(path):
+    prior = load_prior(path)
+    kind = os.path.basename(path)[:-3].split("-v4")[1].lstrip("-") or "diffusion"  # {env_id}[-{kind}].pt
+    assert prior.config["kind"] == kind and os.path.basename(path).startswith(prior.env_id)
+    obs_space, act_space = pretrain_prior.env_spaces(prior.env_id)
+    assert (prior.obs_dim, prior.act_dim) == (obs_space.shape[0], act_space.shape[0])
+    assert prior.provenance["transitions"] > 0 and prior.provenance["mean_episode_return"] is not None
+    torch.manual_seed(0)
+    obs = torch.tensor(np.stack([obs_space.sample() for _ in range(16)]), dtype=torch.float32)
+    with torch.no_grad():
+        actions = prior.sample(obs, 4)
+    assert actions.shape == (16, 4, prior.act_dim) and torch.isfinite(actions).all()
+    low, high = torch.tensor(act_space.low), torch.tensor(act_space.high)
+    assert ((actions >= low - 1e-6) & (actions <= high + 1e-6)).all()
