@@ -242,11 +242,13 @@ def tabulate(runs: list, variants: list, aulc_iterations: int) -> tuple:
     for env_id in dict.fromkeys(r["env_id"] for r in runs):
         by_variant = {v: {r["seed"]: r for r in runs if r["env_id"] == env_id and r["variant"] == v} for v in variants}
         for variant in variants:
+            if not by_variant[variant]:  # pooled runs: this variant was not run on this env
+                continue
             row = {"env_id": env_id, "variant": variant, "seeds": len(by_variant[variant])}
             for key, _ in metrics:
                 row[key], row[f"{key}_q25"], row[f"{key}_q75"] = median_iqr([r[key] for r in by_variant[variant].values()])
             summary.append(row)
-            if variant == "ppo" or "ppo" not in by_variant:
+            if variant == "ppo" or not by_variant.get("ppo"):
                 continue
             for key, _ in metrics:
                 treated = {s: r[key] for s, r in by_variant[variant].items()}

@@ -63,6 +63,16 @@ def test_tabulate_pairs_by_seed():
     assert aulc_ratio["mean_difference"] == pytest.approx((2.0 + 10.0) / 2)
 
 
+def test_tabulate_skips_a_variant_an_env_did_not_run():
+    """Pooled invocations: RPO ran on env A only; env B gets no RPO row and no crash."""
+    runs = [{"env_id": env, "variant": variant, "seed": 1, "aulc": 10.0, "final_return": 10.0, "eval_return": 10.0,
+             "train_s": 1.0, "wall_s": 1.0, "peak_rss_mb": 1.0}
+            for env, variant in (("A", "ppo"), ("A", "rpo"), ("B", "ppo"))]
+    summary, ratios = compare.tabulate(runs, ["ppo", "rpo"], 40)
+    assert [(r["env_id"], r["variant"]) for r in summary] == [("A", "ppo"), ("A", "rpo"), ("B", "ppo")]
+    assert {r["env_id"] for r in ratios} == {"A"}
+
+
 def test_peak_gpu_memory_is_tabulated_only_when_measured():
     def runs_with(gpu_values):
         return [{"env_id": "E", "variant": v, "seed": 1, "aulc": 1.0, "final_return": 1.0, "eval_return": 1.0,
