@@ -1,7 +1,7 @@
 """The issue's 1M-step checks for the current defaults, pooled over the runs made at different stops
-(README "The chosen defaults over a whole 1M-step run"): per task, AULC@40 per seed, the paper's ALC@40
-ratio with its intervals and the Wilcoxon p-value, the final return per seed and its mean, and the
-worst 20-iteration window of the seed-mean training return over PPO's (windows where PPO's mean is
+(README "All 1M-step runs of the current defaults, pooled"): per task, AULC@40 per seed, the paper's
+ALC@40 ratio with its intervals and the Wilcoxon p-value, the final return per seed and its mean, and
+the worst 20-iteration window of the seed-mean training return over PPO's (windows where PPO's mean is
 not positive are skipped). PPO's ALC@40 comes from the `ppo-eval` reruns where the 1M PPO runs had no
 evaluation.
 
@@ -16,38 +16,71 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from compare import alc, aulc, bootstrap_ci, last_episodes_mean, read_csv, student_t_ci, wilcoxon_p  # noqa: E402
+from summarise_screen import returns, window_means  # noqa: E402
 
-M = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-def one(p):
-    d=sorted(glob.glob(p)); assert d, p; return d[0]
-def curve(d):
-    rows=read_csv(os.path.join(d,"progress.csv")); out=[]; last=np.nan
-    for r in rows:
-        v=float(r["charts/episodic_return"] or "nan"); last=v if not np.isnan(v) else last; out.append(last)
-    return np.array(out)
-runs = {
- "Hopper-v4": {1: (f"{M}/hopper_1m/seed1/runs/Hopper-v4/ppo/H*", f"{M}/release_1m/Hopper-v4/ppo-eval/*__1__*", f"{M}/release_1m/Hopper-v4/ppo-dap/*__1__*"),
-               2: (f"{M}/hopper_1m/seed2/runs/Hopper-v4/ppo/H*", f"{M}/release_1m/Hopper-v4/ppo-eval/*__2__*", f"{M}/release_1m/Hopper-v4/ppo-dap/*__2__*"),
-               3: (f"{M}/release_1m_side_by_side/seed3/runs/Hopper-v4/ppo/H*", None, f"{M}/release_1m_side_by_side/seed3/runs/Hopper-v4/ppo-dap/H*")},
- "Walker2d-v4": {1: (f"{M}/walker_1m/seed1/runs/Walker2d-v4/ppo/W*", f"{M}/release_1m/Walker2d-v4/ppo-eval/*__1__*", f"{M}/release_1m/Walker2d-v4/ppo-dap/*__1__*"),
-               2: (f"{M}/walker_1m/seed2/runs/Walker2d-v4/ppo/W*", f"{M}/release_1m/Walker2d-v4/ppo-eval/*__2__*", f"{M}/release_1m/Walker2d-v4/ppo-dap/*__2__*"),
-               3: (f"{M}/default_1m/Walker2d-v4_seed3/runs/Walker2d-v4/ppo/W*", None, f"{M}/default_1m/Walker2d-v4_seed3/runs/Walker2d-v4/ppo-dap/W*")},
- "HalfCheetah-v4": {s: (f"{M}/default_1m/HalfCheetah-v4_seed{s}/runs/HalfCheetah-v4/ppo/H*", None, f"{M}/default_1m/HalfCheetah-v4_seed{s}/runs/HalfCheetah-v4/ppo-dap/H*") for s in (1,2)},
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+ITERATIONS = 488  # a 1M-step run: 488 PPO iterations of 2048 steps
+
+# per task and seed: (PPO's run, PPO's evaluation rerun or None when the PPO run has eval.csv, PPO-DAP's run)
+RUNS = {
+    "Hopper-v4": {
+        1: ("hopper_1m/seed1/runs/Hopper-v4/ppo/H*", "release_1m/Hopper-v4/ppo-eval/*__1__*",
+            "release_1m/Hopper-v4/ppo-dap/*__1__*"),
+        2: ("hopper_1m/seed2/runs/Hopper-v4/ppo/H*", "release_1m/Hopper-v4/ppo-eval/*__2__*",
+            "release_1m/Hopper-v4/ppo-dap/*__2__*"),
+        3: ("release_1m_side_by_side/seed3/runs/Hopper-v4/ppo/H*", None,
+            "release_1m_side_by_side/seed3/runs/Hopper-v4/ppo-dap/H*"),
+    },
+    "Walker2d-v4": {
+        1: ("walker_1m/seed1/runs/Walker2d-v4/ppo/W*", "release_1m/Walker2d-v4/ppo-eval/*__1__*",
+            "release_1m/Walker2d-v4/ppo-dap/*__1__*"),
+        2: ("walker_1m/seed2/runs/Walker2d-v4/ppo/W*", "release_1m/Walker2d-v4/ppo-eval/*__2__*",
+            "release_1m/Walker2d-v4/ppo-dap/*__2__*"),
+        3: ("default_1m/Walker2d-v4_seed3/runs/Walker2d-v4/ppo/W*", None,
+            "default_1m/Walker2d-v4_seed3/runs/Walker2d-v4/ppo-dap/W*"),
+    },
+    "HalfCheetah-v4": {
+        seed: (f"default_1m/HalfCheetah-v4_seed{seed}/runs/HalfCheetah-v4/ppo/H*", None,
+               f"default_1m/HalfCheetah-v4_seed{seed}/runs/HalfCheetah-v4/ppo-dap/H*")
+        for seed in (1, 2)
+    },
 }
-for env, seeds in runs.items():
-    A=[];L=[];F=[];C=[]
-    for s,(pp, pe, dd) in seeds.items():
-        p, d = one(pp), one(dd); e = one(pe) if pe else p
-        A.append((aulc(read_csv(p+"/progress.csv"),40), aulc(read_csv(d+"/progress.csv"),40)))
-        L.append((alc(read_csv(e+"/eval.csv")), alc(read_csv(d+"/eval.csv"))))
-        F.append((last_episodes_mean(read_csv(p+"/episodes.csv")), last_episodes_mean(read_csv(d+"/episodes.csv"))))
-        C.append((curve(p), curve(d)))
-    n=min(min(len(a),len(b)) for a,b in C)
-    pm=np.mean([a[:n] for a,_ in C],0); dm=np.mean([b[:n] for _,b in C],0)
-    ws=[np.mean(dm[i:i+20])/np.mean(pm[i:i+20]) if np.mean(pm[i:i+20])>0 else np.inf for i in range(n-19)]
-    lr=np.array([b/a for a,b in L])
-    print(env, "seeds", list(seeds))
-    print("  AULC@40 PPO/DAP:", [(round(a),round(b)) for a,b in A])
-    print("  ALC@40 ratio per seed:", np.round(lr,2), "mean", lr.mean().round(3), "t95", np.round(student_t_ci(lr),2), "boot", np.round(bootstrap_ci(lr),2), "wilcoxon p", round(wilcoxon_p([b-a for a,b in L]),3))
-    print("  final PPO/DAP:", [(round(a),round(b)) for a,b in F], "means", round(np.mean([a for a,_ in F])), round(np.mean([b for _,b in F])))
-    print("  worst 20-it window seed-mean:", round(min(ws),2), "at iteration", int(np.argmin(ws))+1)
+
+
+def run_dir(pattern: str) -> str:
+    """The one run folder under benchmarks/results matching `pattern`."""
+    (found,) = glob.glob(os.path.join(RESULTS, pattern))
+    return found
+
+
+def rows(folder: str, name: str) -> list:
+    return read_csv(os.path.join(folder, name))
+
+
+def main() -> None:
+    for env_id, seeds in RUNS.items():
+        aulcs, alcs, finals, curves = [], [], [], []
+        for ppo_pattern, ppo_eval_pattern, dap_pattern in seeds.values():
+            ppo, dap = run_dir(ppo_pattern), run_dir(dap_pattern)
+            ppo_eval = run_dir(ppo_eval_pattern) if ppo_eval_pattern else ppo
+            aulcs.append((aulc(rows(ppo, "progress.csv"), 40), aulc(rows(dap, "progress.csv"), 40)))
+            alcs.append((alc(rows(ppo_eval, "eval.csv")), alc(rows(dap, "eval.csv"))))
+            finals.append((last_episodes_mean(rows(ppo, "episodes.csv")), last_episodes_mean(rows(dap, "episodes.csv"))))
+            curves.append((returns(rows(ppo, "progress.csv"), ITERATIONS), returns(rows(dap, "progress.csv"), ITERATIONS)))
+        ppo_windows = window_means(np.mean([p for p, _ in curves], axis=0))
+        dap_windows = window_means(np.mean([d for _, d in curves], axis=0))
+        window_ratios = np.array([d / p if p > 0 else np.inf for p, d in zip(ppo_windows, dap_windows)])
+        alc_ratios = np.array([d / p for p, d in alcs])
+        print(f"{env_id}, seeds {list(seeds)}")
+        print("  AULC@40 PPO / PPO-DAP per seed:", [(round(p), round(d)) for p, d in aulcs])
+        print(f"  ALC@40 ratio per seed: {np.round(alc_ratios, 2)}, mean {alc_ratios.mean():.3f}, "
+              f"Student-t 95% {np.round(student_t_ci(alc_ratios), 2)}, bootstrap 95% {np.round(bootstrap_ci(alc_ratios), 2)}, "
+              f"Wilcoxon p {wilcoxon_p([d - p for p, d in alcs]):.3f}")
+        print("  final return PPO / PPO-DAP per seed:", [(round(p), round(d)) for p, d in finals],
+              f"means {np.mean([p for p, _ in finals]):.0f} / {np.mean([d for _, d in finals]):.0f}")
+        print(f"  worst 20-iteration window of the seed-mean return / PPO's: {window_ratios.min():.2f} "
+              f"(window starting at iteration {int(np.argmin(window_ratios)) + 1})")
+
+
+if __name__ == "__main__":
+    main()
