@@ -36,17 +36,20 @@ class Args:
     """plot only the first N iterations (default: all)"""
 
 
-def curve(run_dir: str, key: str = "charts/episodic_return") -> tuple:
-    """(global steps [iterations], `key` per iteration [iterations]), carried forward over iterations
-    without a value (an iteration in which no episode ended has no return)."""
+def read_progress(run_dir: str) -> list:
     with open(os.path.join(run_dir, "progress.csv")) as f:
-        rows = list(csv.DictReader(f))
+        return list(csv.DictReader(f))
+
+
+def curve(progress: list, key: str = "charts/episodic_return") -> tuple:
+    """(global steps [iterations], `key` per iteration [iterations]) from a run's progress rows, carried
+    forward over iterations without a value (an iteration in which no episode ended has no return)."""
     out, last = [], np.nan
-    for r in rows:
+    for r in progress:
         v = float(r.get(key) or "nan")
         last = v if not np.isnan(v) else last
         out.append(last)
-    return np.array([int(r["global_step"]) for r in rows]), np.array(out)
+    return np.array([int(r["global_step"]) for r in progress]), np.array(out)
 
 
 def find_runs(args: Args) -> list:
@@ -83,11 +86,12 @@ def main(args: Args) -> None:
         active_until = 0  # the last step at which any PPO-DAP seed's prior acted
         for variant, run_dirs in by_variant.items():
             label = f"{variant} ({len(run_dirs)} seeds)"
-            band(axes[0][col], [curve(d) for d in run_dirs], label, args.max_iterations)
+            progress = [read_progress(d) for d in run_dirs]
+            band(axes[0][col], [curve(p) for p in progress], label, args.max_iterations)
             if args.entropy:
-                band(axes[1][col], [curve(d, "losses/entropy") for d in run_dirs], label, args.max_iterations)
-            for d in run_dirs:
-                steps, coef = curve(d, "dap/imitation_coef")
+                band(axes[1][col], [curve(p, "losses/entropy") for p in progress], label, args.max_iterations)
+            for p in progress:
+                steps, coef = curve(p, "dap/imitation_coef")
                 if np.any(coef > 0):
                     active_until = max(active_until, steps[np.nonzero(coef > 0)[0][-1]])
         for row in range(rows):
