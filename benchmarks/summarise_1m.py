@@ -5,7 +5,8 @@ the worst 20-iteration window of the seed-mean training return over PPO's (windo
 not positive are skipped). PPO's ALC@40 comes from the `ppo-eval` reruns where the 1M PPO runs had no
 evaluation.
 
-    python benchmarks/summarise_1m.py
+    python benchmarks/summarise_1m.py                    # the defaults (ppo-dap)
+    python benchmarks/summarise_1m.py gaussian-prior     # another variant's 1M runs, against PPO and the defaults
 """
 
 import glob
@@ -47,6 +48,13 @@ RUNS = {
 }
 
 
+# 1M runs of other variants, made one seed per invocation: {variant: pattern with {env} and {seed}}
+VARIANT_RUNS = {
+    "gaussian-prior": "gaussian_1m/{env}_seed{seed}/runs/{env}/gaussian-prior/{env}__*",
+    "lent-std": "lentstd_1m/{env}_seed{seed}/runs/{env}/lent-std/{env}__*",
+}
+
+
 def run_dir(pattern: str) -> str:
     """The one run folder under benchmarks/results matching `pattern`."""
     (found,) = glob.glob(os.path.join(RESULTS, pattern))
@@ -57,8 +65,16 @@ def rows(folder: str, name: str) -> list:
     return read_csv(os.path.join(folder, name))
 
 
-def main() -> None:
+def main(variant: str = "ppo-dap") -> None:
+    if variant != "ppo-dap" and variant not in VARIANT_RUNS:
+        raise SystemExit(f"error: no 1M runs known for {variant}; choose from ppo-dap, {', '.join(VARIANT_RUNS)}.")
     for env_id, seeds in RUNS.items():
+        if variant != "ppo-dap":  # the variant's runs in place of the defaults', on the seeds it has
+            pattern = VARIANT_RUNS[variant]
+            seeds = {seed: (ppo, ppo_eval, pattern.format(env=env_id, seed=seed)) for seed, (ppo, ppo_eval, _) in seeds.items()
+                     if glob.glob(os.path.join(RESULTS, pattern.format(env=env_id, seed=seed)))}
+            if not seeds:
+                continue
         aulcs, alcs, finals, curves = [], [], [], []
         for ppo_pattern, ppo_eval_pattern, dap_pattern in seeds.values():
             ppo, dap = run_dir(ppo_pattern), run_dir(dap_pattern)
@@ -71,16 +87,16 @@ def main() -> None:
         dap_windows = window_means(np.mean([d for _, d in curves], axis=0))
         window_ratios = np.array([d / p if p > 0 else np.inf for p, d in zip(ppo_windows, dap_windows)])
         alc_ratios = np.array([d / p for p, d in alcs])
-        print(f"{env_id}, seeds {list(seeds)}")
-        print("  AULC@40 PPO / PPO-DAP per seed:", [(round(p), round(d)) for p, d in aulcs])
+        print(f"{env_id}, {variant}, seeds {list(seeds)}")
+        print(f"  AULC@40 PPO / {variant} per seed:", [(round(p), round(d)) for p, d in aulcs])
         print(f"  ALC@40 ratio per seed: {np.round(alc_ratios, 2)}, mean {alc_ratios.mean():.3f}, "
               f"Student-t 95% {np.round(student_t_ci(alc_ratios), 2)}, bootstrap 95% {np.round(bootstrap_ci(alc_ratios), 2)}, "
               f"Wilcoxon p {wilcoxon_p([d - p for p, d in alcs]):.3f}")
-        print("  final return PPO / PPO-DAP per seed:", [(round(p), round(d)) for p, d in finals],
+        print(f"  final return PPO / {variant} per seed:", [(round(p), round(d)) for p, d in finals],
               f"means {np.mean([p for p, _ in finals]):.0f} / {np.mean([d for _, d in finals]):.0f}")
         print(f"  worst 20-iteration window of the seed-mean return / PPO's: {window_ratios.min():.2f} "
               f"(window starting at iteration {int(np.argmin(window_ratios)) + 1})")
 
 
 if __name__ == "__main__":
-    main()
+    main(*sys.argv[1:2])
