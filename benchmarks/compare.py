@@ -330,6 +330,10 @@ def main(args: Args) -> list:
     unknown = [v for v in args.variants if v not in VARIANTS]
     if unknown:
         raise SystemExit(f"error: --variants {' '.join(unknown)} unknown; choose from {', '.join(VARIANTS)}.")
+    if not args.pool_runs and args.eval_every > 0 and args.total_timesteps < args.alc_epochs * args.eval_every:
+        raise SystemExit(f"error: the paper's ALC@{args.alc_epochs} needs {args.alc_epochs * args.eval_every} steps at "
+                         f"--eval-every {args.eval_every}, and --total-timesteps is {args.total_timesteps}; raise it, "
+                         "lower --alc-epochs, or drop --eval-every.")
     os.makedirs(args.out_dir, exist_ok=True)
     if args.pool_runs:  # no new runs: one table over the runs of earlier invocations
         runs = [r for path in args.pool_runs for r in read_runs(path)]

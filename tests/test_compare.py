@@ -132,6 +132,14 @@ def test_unknown_variant_is_refused(tmp_path):
         compare.main(compare.Args(variants=["nope"], out_dir=str(tmp_path)))
 
 
+def test_a_budget_too_short_for_alc_is_refused_before_any_run(tmp_path):
+    """--eval-every 5000 at 40 iterations (81,920 steps) reaches epoch 16 only: ALC@40 cannot be computed,
+    so compare stops before spending the runs (it once crashed after them, leaving no tables)."""
+    with pytest.raises(SystemExit, match="ALC@40 needs 200000 steps at --eval-every 5000"):
+        compare.main(compare.Args(total_timesteps=81920, eval_every=5000, out_dir=str(tmp_path / "out")))
+    assert not (tmp_path / "out").exists()
+
+
 def test_cleanrl_log_is_reduced_like_our_progress_files():
     import cleanrl_side_by_side as sbs
 
