@@ -4,6 +4,8 @@ the return over the last 20 of them, and the worst 20-iteration window of the va
 over PPO's on the same seed (the issue's "never below 0.9x PPO" check).
 
     python benchmarks/summarise_screen.py benchmarks/results/screen_hopper --baseline-dir benchmarks/results/hopper_1m
+    python benchmarks/summarise_screen.py benchmarks/results/lentstd_40it --baseline-dir benchmarks/results/aulc40_release \
+        --iterations 40 --env-id Walker2d-v4
 """
 
 import glob
@@ -30,32 +32,30 @@ def window_means(r: np.ndarray, width: int = 20) -> np.ndarray:
     return np.array([np.nanmean(r[i:i + width]) for i in range(0, len(r) - width + 1)])
 
 
-def find_runs(folder: str) -> dict:
-    """{(variant, seed): progress rows} for every progress.csv under `folder` (run folders are named
-    {env}__{variant}__{seed}__{time})."""
-    runs = {}
-    for path in glob.glob(os.path.join(folder, "**", "progress.csv"), recursive=True):
-        _, variant, seed, _ = os.path.basename(os.path.dirname(path)).split("__")[:4]
-        runs[(variant, int(seed))] = read_csv(path)
-    return runs
-
-
-def find_files(folder: str, name: str) -> dict:
-    """{(variant, seed): rows of `name`} (episodes.csv, eval.csv) for the run folders under `folder`."""
+def find_files(folder: str, name: str, env_id: str = None) -> dict:
+    """{(variant, seed): rows of `name`} (progress.csv, episodes.csv, eval.csv) for the run folders
+    under `folder` (named {env}__{variant}__{seed}__{time}); only `env_id`'s runs when it is given
+    (a folder may hold several tasks' runs)."""
     found = {}
     for path in glob.glob(os.path.join(folder, "**", name), recursive=True):
-        _, variant, seed, _ = os.path.basename(os.path.dirname(path)).split("__")[:4]
-        found[(variant, int(seed))] = read_csv(path)
+        env, variant, seed, _ = os.path.basename(os.path.dirname(path)).split("__")[:4]
+        if env_id is None or env == env_id:
+            found[(variant, int(seed))] = read_csv(path)
     return found
 
 
-def whole_runs(folder: str, baseline_dir: str) -> None:
+def find_runs(folder: str, env_id: str = None) -> dict:
+    """{(variant, seed): progress rows} for the run folders under `folder` (see `find_files`)."""
+    return find_files(folder, "progress.csv", env_id)
+
+
+def whole_runs(folder: str, baseline_dir: str, env_id: str = None) -> None:
     """For runs of the whole budget: final return (last 100 episodes), the paper's ALC@40 (from
     eval.csv; PPO's from the `ppo-eval` runs of the same seed) and training time, against PPO."""
     keep_ppo = lambda found: {k: v for k, v in found.items() if k[0] == "ppo"}  # noqa: E731  (the baseline's PPO only)
-    runs = {**keep_ppo(find_runs(baseline_dir)), **find_runs(folder)}
-    episodes = {**keep_ppo(find_files(baseline_dir, "episodes.csv")), **find_files(folder, "episodes.csv")}
-    evals = find_files(folder, "eval.csv")
+    runs = {**keep_ppo(find_runs(baseline_dir, env_id)), **find_runs(folder, env_id)}
+    episodes = {**keep_ppo(find_files(baseline_dir, "episodes.csv", env_id)), **find_files(folder, "episodes.csv", env_id)}
+    evals = find_files(folder, "eval.csv", env_id)
     print("\nTraining time is not compared with PPO's here: those PPO runs ran in another batch, under another load.")
     print("'DAP overhead' is estimated within the run: the time of the iterations in which the prior acted, minus")
     print("as many times the median time of the 24 iterations after them, over the whole run's training time.\n")
@@ -79,10 +79,10 @@ def whole_runs(folder: str, baseline_dir: str) -> None:
               f"{100 * overhead:+.1f}% ({int(acted.sum())} iterations) |")
 
 
-def main(folder: str, baseline_dir: str, n: int = 200) -> None:
-    baseline = {k: v for k, v in find_runs(baseline_dir).items() if k[0] in ("ppo", "ppo-dap")}  # old default
-    baseline = {(("ppo-dap (old defaults)" if v == "ppo-dap" else v), s): rows for (v, s), rows in baseline.items()}
-    runs = {k: v for k, v in {**baseline, **find_runs(folder)}.items() if k[0] != "ppo-eval"}
+def main(folder: str, baseline_dir: str, n: int = 200, env_id: str = None) -> None:
+    baseline = {k: v for k, v in find_runs(baseline_dir, env_id).items() if k[0] in ("ppo", "ppo-dap")}  # the defaults of that folder
+    baseline = {(("ppo-dap (baseline folder)" if v == "ppo-dap" else v), s): rows for (v, s), rows in baseline.items()}
+    runs = {k: v for k, v in {**baseline, **find_runs(folder, env_id)}.items() if k[0] != "ppo-eval"}
     ppo = {seed: returns(rows, n) for (v, seed), rows in runs.items() if v == "ppo"}
     print(f"First {n} iterations of the default 1M-step run; the worst 20-iteration window is the "
           "variant's mean return over PPO's, same seed.\n")
@@ -122,7 +122,8 @@ if __name__ == "__main__":
     parser.add_argument("--baseline-dir", required=True, help="where the PPO and default PPO-DAP runs are")
     parser.add_argument("--iterations", type=int, default=200)
     parser.add_argument("--whole", action="store_true", help="also final return, ALC@40 and time of whole runs")
+    parser.add_argument("--env-id", help="only this task's runs (for folders that hold several tasks)")
     a = parser.parse_args()
-    main(a.folder, a.baseline_dir, a.iterations)
+    main(a.folder, a.baseline_dir, a.iterations, a.env_id)
     if a.whole:
-        whole_runs(a.folder, a.baseline_dir)
+        whole_runs(a.folder, a.baseline_dir, a.env_id)
