@@ -138,10 +138,8 @@ class Args:
     """(c) `q`: imitate a state only where Q_phi rates the weighted proposals above the actor's mean action (Q-filter)"""
     imitation_coef: float = 1.0
     """(d) coefficient of the imitation loss -sum_k w_k log pi(a_k | s)"""
-    imitate_std: Literal["own", "lent", "none"] = "own"
-    """(d) what the imitation loss does to the actor's std: `own` trains the actor's log-std itself; `lent` trains a
-    separate log-std offset that the actor adds with the prior's annealed weight, so the std returns to PPO's own as
-    the prior fades; `none` leaves the std to PPO (only the mean is imitated)"""
+    imitate_std: bool = True
+    """(d) if toggled, the imitation loss trains the actor's std too; if not, only its mean (the std stays PPO's)"""
     kl_coef: float = 0.0
     """(d) coefficient of KL(pi(.|s) || N(m(s), v(s))) toward the reweighted proposals' moments"""
     prior_anneal_steps: int = 50_000
@@ -217,30 +215,20 @@ class Agent(nn.Module):
             layer_init(nn.Linear(64, act_dim), std=0.01),
         )
         self.actor_logstd = nn.Parameter(torch.zeros(1, act_dim))
-        # DAP (--imitate-std lent): the prior's loan to the log-std, trained only by the imitation term and
-        # added with weight `lent_scale` (the prior's annealed weight, set each iteration; 0 = CleanRL's actor)
-        self.lent_logstd = nn.Parameter(torch.zeros(1, act_dim))
-        self.lent_scale = 0.0
-
-    def logstd(self, hold_own: bool = False) -> torch.Tensor:
-        """[1, act_dim]: the actor's log-std plus the prior's weighted loan; `hold_own` detaches the actor's
-        own part (the imitation term of --imitate-std lent trains only the loan)."""
-        own = self.actor_logstd.detach() if hold_own else self.actor_logstd
-        return own + self.lent_scale * self.lent_logstd if self.lent_scale else own
 
     def get_value(self, x):
         return self.critic(x)
 
-    def get_dist(self, x, hold_own_std: bool = False) -> Normal:
+    def get_dist(self, x) -> Normal:
         action_mean = self.actor_mean(x)
         # validate_args=False: skip the per-call argument checks (pure overhead on every step); same numbers
-        return Normal(action_mean, self.logstd(hold_own_std).expand_as(action_mean).exp(), validate_args=False)
+        return Normal(action_mean, self.actor_logstd.expand_as(action_mean).exp(), validate_args=False)
 
     def act(self, x):
         """The rollout's forward (speed): the action, log-prob and value that `get_action_and_value(x)`
         gives from the same random state, without building a Normal or computing the entropy."""
         action_mean = self.actor_mean(x)
-        action_std = self.logstd().expand_as(action_mean).exp()
+        action_std = self.actor_logstd.expand_as(action_mean).exp()
         action = torch.normal(action_mean, action_std)  # what Normal.sample draws
         log_prob = -((action - action_mean) ** 2) / (2 * action_std**2) - action_std.log() - LOG_SQRT_2PI  # Normal.log_prob
         return action, log_prob.sum(1), self.critic(x)
@@ -680,8 +668,6 @@ def train(args: Args, stop: InterruptFlag) -> str:
             frac = 1.0 - (iteration - 1.0) / args.num_iterations
             lrnow = frac * args.learning_rate
             optimizer.param_groups[0]["lr"] = lrnow
-        if use_dap and args.imitate_std == "lent":  # DAP: the std's loan fades with the prior's clock (rollout and update alike)
-            agent.lent_scale = anneal(1.0, (iteration - 1) * args.batch_size, args.prior_anneal_steps)
 
         for step in range(0, args.num_steps):
             if stop.signum:  # interrupted: leave the rollout unfinished, save below
@@ -793,8 +779,8 @@ def train(args: Args, stop: InterruptFlag) -> str:
                 # DAP (d): small, annealed imitation and soft-KL terms toward the reweighted proposals;
                 # the clipped PPO loss above is unchanged.
                 if dap_now:
-                    dap_dist = agent.get_dist(dap.obs, hold_own_std=args.imitate_std == "lent")
-                    im_loss = imitation_loss(dap_dist, dap.proposals, dap.weights, args.imitate_std != "none")
+                    dap_dist = agent.get_dist(dap.obs)
+                    im_loss = imitation_loss(dap_dist, dap.proposals, dap.weights, args.imitate_std)
                     k_loss = kl_loss(dap_dist, dap.mean, dap.var, dap.active)
                     loss = loss + imitation_coef * im_loss + kl_coef * k_loss
 
@@ -827,7 +813,6 @@ def train(args: Args, stop: InterruptFlag) -> str:
             writer.add_scalar("dap/imitation_coef", imitation_coef, global_step)
             writer.add_scalar("dap/kl_coef", kl_coef, global_step)
             writer.add_scalar("dap/release_gate", gate, global_step)
-            writer.add_scalar("dap/lent_scale", agent.lent_scale, global_step)
         if dap_now:  # DAP
             leak = [p.grad.norm() for p in [*prior.parameters(), *qf.parameters()] if p.grad is not None]
             dap.log.update({"losses/imitation": im_loss.item(), "losses/kl": k_loss.item(),  # DAP

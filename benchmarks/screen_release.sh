@@ -20,7 +20,7 @@ if [ "${ROUND:-1}" = 1 ]; then
 elif [ "${ROUND}" = 2 ]; then  # round 2: the imitation collapsed the actor's std in round 1
   variants=(
     "coef0.1|--imitation-coef 0.1"
-    "meanonly|--imitate-std none"
+    "meanonly|--no-imitate-std"
   )
 else  # round 3: release when the actor's return reaches the prior's data return
   variants=(

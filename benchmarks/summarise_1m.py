@@ -51,7 +51,6 @@ RUNS = {
 # 1M runs of other variants, made one seed per invocation: {variant: pattern with {env} and {seed}}
 VARIANT_RUNS = {
     "gaussian-prior": "gaussian_1m/{env}_seed{seed}/runs/{env}/gaussian-prior/{env}__*",
-    "lent-std": "lentstd_1m/{env}_seed{seed}/runs/{env}/lent-std/{env}__*",
 }
 
 

@@ -271,25 +271,6 @@ def test_dap_changes_the_actor_update(tmp_path):
     assert not torch.equal(ma["actor_logstd"], mb["actor_logstd"])
 
 
-def test_lent_std_fades_with_the_clock_and_leaves_the_actors_own_std_to_ppo(tmp_path):
-    """--imitate-std lent in a run: the loan's weight is the prior's annealed clock (1, 2/3, 1/3, 0 over
-    the iterations), the imitation trains the loan, and the actor's own log-std moves only by PPO, so it
-    stays near zero where `own` imitation pulls it down on every dimension."""
-    run_dir = ppo_dap.main(walker_args(tmp_path, imitate_std="lent", total_timesteps=1024, prior_anneal_steps=768,
-                                       save_model=True, eval_episodes=0))
-    rows = read_csv(os.path.join(run_dir, "progress.csv"))
-    assert [round(float(r["dap/lent_scale"]), 4) for r in rows] == [1.0, 0.6667, 0.3333, 0.0]
-    model = torch.load(os.path.join(run_dir, "model.pt"), weights_only=False)["agent"]
-    assert torch.all(model["lent_logstd"] < 0)  # the imitation shrank the loan toward the proposals' spread
-    own = ppo_dap.main(walker_args(tmp_path, exp_name="own", total_timesteps=1024, prior_anneal_steps=768,
-                                   save_model=True, eval_episodes=0))
-    own_model = torch.load(os.path.join(own, "model.pt"), weights_only=False)["agent"]
-    # with `own` the imitation pulls the actor's own log-std down much further than PPO alone moves it
-    assert torch.all(own_model["actor_logstd"] < -0.004)
-    assert model["actor_logstd"].mean() > own_model["actor_logstd"].mean() + 0.003
-    assert torch.all(own_model["lent_logstd"] == 0)
-
-
 # ---------------------------------------------------------------- tiny PPO-DAP runs
 @pytest.mark.parametrize("peft", ["lora", "adapter"])
 def test_tiny_ppo_dap_run_with_shipped_prior(tmp_path, peft, capsys):

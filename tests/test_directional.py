@@ -1,4 +1,3 @@
-import math
 """Directional tests: each step of PPO and of the method on a small hand-made batch whose right answer
 is known, so that a flipped sign, a swapped index or an optimiser that never steps fails a test."""
 
@@ -438,31 +437,6 @@ def test_mean_only_imitation_leaves_the_std_alone():
     agent.zero_grad()
     imitation_loss(agent.get_dist(obs), proposals, weights, imitate_std=True).backward()
     assert torch.all(agent.actor_logstd.grad > 0)  # descending it shrinks the std toward the proposals'
-
-
-def test_lent_std_imitation_trains_only_the_loan_and_the_loan_scales_the_std():
-    """--imitate-std lent: the imitation term moves the loan (toward the tight proposals' spread) and the
-    mean, never the actor's own log-std; the std the actor samples with is exp(own + scale * loan)."""
-    torch.manual_seed(0)
-    agent = Agent(3, 2)
-    obs, proposals = torch.randn(4, 3), 0.01 * torch.randn(4, 3, 2)  # tight proposals pull the std down
-    weights = torch.full((4, 3), 1 / 3)
-    agent.lent_scale = 0.5
-    imitation_loss(agent.get_dist(obs, hold_own_std=True), proposals, weights, imitate_std=True).backward()
-    assert agent.actor_logstd.grad is None or torch.all(agent.actor_logstd.grad == 0)
-    assert torch.all(agent.lent_logstd.grad > 0)  # descending it shrinks the std
-    assert agent.actor_mean[-1].weight.grad.abs().sum() > 0
-    with torch.no_grad():
-        agent.actor_logstd.fill_(-0.2)
-        agent.lent_logstd.fill_(-1.0)
-    torch.testing.assert_close(agent.get_dist(obs).stddev, torch.full((4, 2), math.exp(-0.2 - 0.5)))
-    torch.manual_seed(3)
-    action, logprob, _, _ = agent.get_action_and_value(obs)
-    torch.manual_seed(3)
-    fast = agent.act(obs)  # the rollout samples with the same lent std
-    assert torch.equal(fast[0], action) and torch.equal(fast[1], logprob)
-    agent.lent_scale = 0.0  # the loan fully repaid: CleanRL's actor with its own std
-    torch.testing.assert_close(agent.get_dist(obs).stddev, torch.full((4, 2), math.exp(-0.2)))
 
 
 def test_pretraining_learning_rate_decays_to_zero(tmp_path, monkeypatch):
