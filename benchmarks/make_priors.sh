@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole offline stage for a list of tasks, in one command, resumable. For each ENV_ID:
 #   1. unless its dataset exists: run the behaviour policy (plain PPO, seed 100, 300k steps) and log its
-#      rollouts to $DATA_DIR/{env_id}_behaviour.npz;
+#      rollouts to $DATA_DIR/{env_id}_behaviour.npz (its final actor is saved and evaluated in $RUNS_DIR);
 #   2. for each prior kind in $KINDS missing from $PRIORS_DIR: pretrain it on that dataset.
 # Each stage writes under a temporary name first (the rollout log) or atomically (the prior), so an
 # interrupted call leaves nothing a later call would take for finished: run it again to resume.
@@ -25,7 +25,7 @@ for env in "$@"; do
   else
     partial=$data_dir/${env}_behaviour.partial.npz
     rm -f "$partial"  # an interrupted earlier call's log is incomplete
-    python ppo_dap.py --env-id "$env" --seed 100 --exp-name behaviour --imitation-coef 0 --runs-dir "$runs_dir" \
+    python ppo_dap.py --env-id "$env" --seed 100 --exp-name behaviour --imitation-coef 0 --runs-dir "$runs_dir" --save-model \
       --total-timesteps 300000 ${BEHAVIOUR_FLAGS-} --save-rollouts "$partial"
     mv "$partial" "$dataset"
   fi

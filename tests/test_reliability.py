@@ -255,6 +255,8 @@ def test_make_priors_runs_both_stages_then_resumes_without_redoing_them(tmp_path
     data = np.load(tmp_path / "data" / "Pendulum-v1_behaviour.npz")
     assert data["observations"].shape == (512, 3)
     assert not (tmp_path / "data" / "Pendulum-v1_behaviour.partial.npz").exists()
+    (behaviour_run,) = (tmp_path / "runs").glob("Pendulum-v1__behaviour__100__*")
+    assert (behaviour_run / "model.pt").exists() and (behaviour_run / "eval.json").exists()  # the behaviour actor, evaluated
     ddpm, knn = load_prior(str(tmp_path / "priors" / "Pendulum-v1.pt")), load_prior(str(tmp_path / "priors" / "Pendulum-v1-knn.pt"))
     assert ddpm.config["kind"] == "diffusion" and knn.config["kind"] == "knn"
     assert ddpm.provenance["dataset"] == "Pendulum-v1_behaviour.npz" and ddpm.provenance["transitions"] == 512
