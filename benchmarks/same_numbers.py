@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import List
 
+import numpy as np
 import torch
 import tyro
 
@@ -51,6 +52,17 @@ def run(code_dir: str, args: Args, seed: int, runs_dir: str) -> str:
     return os.path.join(runs_dir, run_dir)
 
 
+def same_rows(rows1: list, rows2: list) -> bool:
+    """The same rows of logged numbers: equal as float32 in every column both logs have (older code
+    may print float32 values with fewer digits, or lack a column added since; a column only one log
+    has is not a difference in the numbers)."""
+    if len(rows1) != len(rows2):
+        return False
+    as_number = lambda v: np.float32(v) if v not in ("", "nan") else v  # noqa: E731
+    common = [k for k in rows1[0] if k in rows2[0]] if rows1 else []
+    return all(as_number(a[k]) == as_number(b[k]) for a, b in zip(rows1, rows2) for k in common)
+
+
 def logged(run_dir: str) -> tuple:
     progress = [{k: v for k, v in row.items() if not k.startswith(TIMING)}
                 for row in read_csv(os.path.join(run_dir, "progress.csv"))]
@@ -67,7 +79,7 @@ def main(args: Args) -> bool:
         same_all = True
         for i, seed in enumerate(args.seeds):
             (p1, e1, w1), (p2, e2, w2) = logged(dirs[2 * i]), logged(dirs[2 * i + 1])
-            same = p1 == p2 and e1 == e2 and w1.keys() == w2.keys() and all(torch.equal(w1[k], w2[k]) for k in w1)
+            same = same_rows(p1, p2) and same_rows(e1, e2) and w1.keys() == w2.keys() and all(torch.equal(w1[k], w2[k]) for k in w1)
             same_all &= same
             print(f"{args.env_id} seed {seed}: {len(p1)} iterations, {len(e1)} episodes, final return "
                   f"{p1[-1]['charts/episodic_return']}: {'identical' if same else 'DIFFERENT'}", flush=True)

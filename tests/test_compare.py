@@ -211,6 +211,16 @@ def test_speed_tables_pair_runs_and_keep_the_batch_for_vector_envs(tmp_path, mon
     assert any("--num-envs 2 --num-steps 1024 --vector-mode async" in f for f in seen)
 
 
+def test_same_rows_compares_the_numbers_not_their_printing():
+    import same_numbers
+
+    old = [{"loss": "-0.39875817", "kl": "", "r": "1.5"}]
+    assert same_numbers.same_rows(old, [{"loss": "-0.3987581729888916", "kl": "", "r": "1.5", "time/eval_s": "0"}])
+    assert not same_numbers.same_rows(old, [{"loss": "-0.3987582", "kl": "", "r": "1.5"}])  # another float32
+    assert not same_numbers.same_rows(old, [{"loss": "-0.39875817", "kl": "0.1", "r": "1.5"}])
+    assert not same_numbers.same_rows(old, old + old)
+
+
 def test_same_numbers_tells_an_unchanged_copy_from_a_changed_one(tmp_path):
     import shutil
 
