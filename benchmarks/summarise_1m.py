@@ -41,9 +41,11 @@ RUNS = {
             "default_1m/Walker2d-v4_seed3/runs/Walker2d-v4/ppo-dap/W*"),
     },
     "HalfCheetah-v4": {
-        seed: (f"default_1m/HalfCheetah-v4_seed{seed}/runs/HalfCheetah-v4/ppo/H*", None,
-               f"default_1m/HalfCheetah-v4_seed{seed}/runs/HalfCheetah-v4/ppo-dap/H*")
-        for seed in (1, 2)
+        **{seed: (f"default_1m/HalfCheetah-v4_seed{seed}/runs/HalfCheetah-v4/ppo/H*", None,
+                  f"default_1m/HalfCheetah-v4_seed{seed}/runs/HalfCheetah-v4/ppo-dap/H*") for seed in (1, 2)},
+        # seed 3: the two runs were separate one-run invocations, side by side
+        3: ("default_1m/HalfCheetah-v4_seed3_ppo/runs/HalfCheetah-v4/ppo/H*", None,
+            "default_1m/HalfCheetah-v4_seed3_ppo-dap/runs/HalfCheetah-v4/ppo-dap/H*"),
     },
 }
 
