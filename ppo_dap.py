@@ -140,9 +140,6 @@ class Args:
     """(d) coefficient of the imitation loss -sum_k w_k log pi(a_k | s)"""
     imitate_std: bool = True
     """(d) if toggled, the imitation loss trains the actor's std too; if not, only its mean (the std stays PPO's)"""
-    imitation_var_scaled: bool = False
-    """(d) if toggled, each action dimension's imitation term is weighted by the actor's (detached) variance, so the
-    pull on the mean is a weighted regression whose strength does not grow as the std shrinks"""
     kl_coef: float = 0.0
     """(d) coefficient of KL(pi(.|s) || N(m(s), v(s))) toward the reweighted proposals' moments"""
     prior_anneal_steps: int = 50_000
@@ -486,20 +483,14 @@ def proposal_moments(proposals: torch.Tensor, weights: torch.Tensor):
     return m, v.clamp(min=PROPOSAL_VAR_FLOOR)
 
 
-def imitation_loss(dist: Normal, proposals: torch.Tensor, weights: torch.Tensor, imitate_std: bool,
-                   var_scaled: bool = False) -> torch.Tensor:
+def imitation_loss(dist: Normal, proposals: torch.Tensor, weights: torch.Tensor, imitate_std: bool) -> torch.Tensor:
     """(d) L_im = -sum_k w_k log pi(a_k | s), mean over states. `dist` is the actor's Normal for
     B states ([B, act_dim]); proposals [B, K, act_dim]; weights [B, K]. With `imitate_std` False the
-    std is held constant (detached), so the term moves only the mean and exploration stays PPO's.
-    With `var_scaled` each action dimension's term is multiplied by the actor's variance there
-    (detached): the pull on the mean becomes sum_k w_k (mu - a_k), a plain weighted regression that
-    does not grow as 1/sigma^2 when the std shrinks."""
+    std is held constant (detached), so the term moves only the mean and exploration stays PPO's."""
     if not imitate_std:
         dist = Normal(dist.mean, dist.stddev.detach(), validate_args=False)
-    log_probs = dist.log_prob(proposals.transpose(0, 1))  # [K, B, act_dim]
-    if var_scaled:
-        log_probs = log_probs * dist.variance.detach()
-    return -(weights * log_probs.sum(-1).transpose(0, 1)).sum(-1).mean()
+    log_probs = dist.log_prob(proposals.transpose(0, 1)).sum(-1).transpose(0, 1)  # [B, K]
+    return -(weights * log_probs).sum(-1).mean()
 
 
 def kl_loss(dist: Normal, m: torch.Tensor, v: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
@@ -789,8 +780,7 @@ def train(args: Args, stop: InterruptFlag) -> str:
                 # the clipped PPO loss above is unchanged.
                 if dap_now:
                     dap_dist = agent.get_dist(dap.obs)
-                    im_loss = imitation_loss(dap_dist, dap.proposals, dap.weights, args.imitate_std,
-                                             args.imitation_var_scaled)
+                    im_loss = imitation_loss(dap_dist, dap.proposals, dap.weights, args.imitate_std)
                     k_loss = kl_loss(dap_dist, dap.mean, dap.var, dap.active)
                     loss = loss + imitation_coef * im_loss + kl_coef * k_loss
 
