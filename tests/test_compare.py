@@ -236,3 +236,35 @@ def test_same_numbers_tells_an_unchanged_copy_from_a_changed_one(tmp_path):
         args = same_numbers.Args(code_dir=str(other), env_id="Pendulum-v1", seeds=[3], total_timesteps=512,
                                  flags="--imitation-coef 0 --num-steps 256 --num-minibatches 4 --update-epochs 1")
         assert same_numbers.main(args) == (name == "unchanged")
+
+
+def test_eight_task_table_pools_the_folders_and_calls_each_task(tmp_path, monkeypatch, capsys):
+    import eight_tasks
+
+    def write_runs(path, rows):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        keys = ["env_id", "variant", "seed", "wall_s", "peak_rss_mb", "run_dir", "aulc", "alc", "final_return",
+                "eval_return", "train_s", "peak_gpu_mb"]
+        with open(path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=keys)
+            writer.writeheader()
+            for env, variant, seed, aulc, train_s in rows:
+                writer.writerow(dict(env_id=env, variant=variant, seed=seed, wall_s=train_s, peak_rss_mb=100.0,
+                                     run_dir="x", aulc=aulc, alc="", final_return=aulc, eval_return=aulc,
+                                     train_s=train_s, peak_gpu_mb=""))
+
+    write_runs(str(tmp_path / "aulc40_release" / "runs.csv"),
+               [("Walker2d-v4", "ppo", s, 100.0 + s, 10.0) for s in (1, 2, 3)]
+               + [("Walker2d-v4", "ppo-dap", s, 1.5 * (100.0 + s), 12.0) for s in (1, 2, 3)]
+               + [("HalfCheetah-v4", "ppo", s, -100.0, 10.0) for s in (1, 2, 3)]
+               + [("HalfCheetah-v4", "ppo-dap", s, 200.0 + s, 11.0) for s in (1, 2, 3)])
+    write_runs(str(tmp_path / "eight_tasks_40it" / "Swimmer-v4" / "runs.csv"),
+               [("Swimmer-v4", v, s, 50.0 + (s if v == "ppo" else -s), 10.0) for v in ("ppo", "ppo-dap") for s in (1, 2, 3)])
+    monkeypatch.setattr(eight_tasks, "RESULTS", str(tmp_path))
+    eight_tasks.main()
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")}
+    assert "1.50x" in rows["Walker2d-v4"] and "| better |" in rows["Walker2d-v4"] and "| 1.20 |" in rows["Walker2d-v4"]
+    assert "+302 [" in rows["HalfCheetah-v4"] and "(difference)" in rows["HalfCheetah-v4"]  # PPO's AULC is negative
+    assert "| worse |" in rows["Swimmer-v4"]  # below PPO on every seed
+    assert "not run" in rows["Ant-v4"]
+    assert (tmp_path / "eight_tasks_40it" / "pooled" / "results.md").exists()
