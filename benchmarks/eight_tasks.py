@@ -5,7 +5,7 @@ runs of the three first tasks (`results/aulc40_release`) and of the five others
 README row per task: AULC@40 of both (median over seeds), PPO-DAP's mean ratio to PPO with its
 bootstrap and Student-t 95% intervals (the mean difference where PPO's AULC is not positive), the
 Wilcoxon p-value, the deterministic evaluation of the final actors, the training-time and peak-RSS
-ratios, and the verdict on early learning.
+ratios, and the verdict on early learning (called only where both intervals agree).
 
     python benchmarks/eight_tasks.py
 """
@@ -23,10 +23,14 @@ TASKS = ["Walker2d-v4", "Hopper-v4", "HalfCheetah-v4", "Ant-v4", "Humanoid-v4", 
          "InvertedDoublePendulum-v4"]
 
 
-def verdict(low: float, high: float) -> str:
-    """Early learning against PPO from a 95% interval of the ratio (or of the difference, centred on 0
-    instead of 1)."""
-    return "better" if low > 0 else "worse" if high < 0 else "no difference shown"
+def verdict(boot: tuple, student_t: tuple) -> str:
+    """Early learning against PPO from the two 95% intervals (bootstrap, Student-t) of the ratio minus
+    1 or of the difference: a side is called only where both intervals agree."""
+    if boot[0] > 0 and student_t[0] > 0:
+        return "better"
+    if boot[1] < 0 and student_t[1] < 0:
+        return "worse"
+    return "no difference shown"
 
 
 def main() -> None:
@@ -48,11 +52,11 @@ def main() -> None:
         f = lambda key: float(aulc[key])  # noqa: E731
         if aulc["mean_ratio"] not in ("", "nan"):
             gain = f"{f('mean_ratio'):.2f}x [{f('ci_low'):.2f}, {f('ci_high'):.2f}] [{f('t_low'):.2f}, {f('t_high'):.2f}]"
-            call = verdict(f("ci_low") - 1, f("ci_high") - 1)
+            call = verdict((f("ci_low") - 1, f("ci_high") - 1), (f("t_low") - 1, f("t_high") - 1))
         else:  # PPO's AULC is not positive: a ratio means nothing
             gain = (f"+{f('mean_difference'):.0f} [{f('diff_ci_low'):.0f}, {f('diff_ci_high'):.0f}] "
                     f"[{f('diff_t_low'):.0f}, {f('diff_t_high'):.0f}] (difference)")
-            call = verdict(f("diff_ci_low"), f("diff_ci_high"))
+            call = verdict((f("diff_ci_low"), f("diff_ci_high")), (f("diff_t_low"), f("diff_t_high")))
         time_ratio, rss_ratio = float(ratios[(task, "train_s")]["mean_ratio"]), float(ratios[(task, "peak_rss_mb")]["mean_ratio"])
         print(f"| {task} | {dap['seeds']} | {float(ppo['aulc']):.0f} / {float(dap['aulc']):.0f} | {gain}, p = "
               f"{f('wilcoxon_p'):.3f} | {call} | {float(ppo['eval_return']):.0f} / {float(dap['eval_return']):.0f} | "

@@ -267,4 +267,7 @@ def test_eight_task_table_pools_the_folders_and_calls_each_task(tmp_path, monkey
     assert "+302 [" in rows["HalfCheetah-v4"] and "(difference)" in rows["HalfCheetah-v4"]  # PPO's AULC is negative
     assert "| worse |" in rows["Swimmer-v4"]  # below PPO on every seed
     assert "not run" in rows["Ant-v4"]
+    # a side is called only where the bootstrap and the Student-t interval agree
+    assert eight_tasks.verdict((0.03, 0.37), (-0.09, 0.47)) == "no difference shown"
+    assert eight_tasks.verdict((0.03, 0.37), (0.01, 0.47)) == "better"
     assert (tmp_path / "eight_tasks_40it" / "pooled" / "results.md").exists()
