@@ -6,7 +6,7 @@ not positive are skipped). PPO's ALC@40 comes from the `ppo-eval` reruns where t
 evaluation.
 
     python benchmarks/summarise_1m.py                    # the defaults (ppo-dap)
-    python benchmarks/summarise_1m.py gaussian-prior     # another variant's 1M runs, against PPO and the defaults
+    python benchmarks/summarise_1m.py gaussian-prior     # another variant's 1M runs, against PPO on the same seeds
 """
 
 import glob
