@@ -37,7 +37,7 @@ import tyro
 from torch.distributions.normal import Normal
 
 from pretrain_prior import (ActionPrior, InterruptFlag, all_finite, atomic_write, check_finite_flags, check_writable_dir,
-                            env_spaces, load_prior)
+                            env_spaces, load_prior, portable_command)
 
 # The paper's tasks and CleanRL's published numbers are the MuJoCo v4 tasks; gymnasium 1.x warns on
 # every make() that v5 exists. We keep v4 on purpose, so the warning is silenced (README "Run").
@@ -994,7 +994,7 @@ class RunWriter:
         self.args, self.total_steps = args, total_steps
         self.run_dir = make_run_dir(args.runs_dir, run_name)
         with open(os.path.join(self.run_dir, "config.json"), "w") as f:
-            json.dump({**asdict(args), "command": " ".join(sys.argv)}, f, indent=1)
+            json.dump({**asdict(args), "command": portable_command()}, f, indent=1)
         self.row, self.progress_rows, self.episode_rows, self.eval_rows = {}, [], [], []
         self.iteration_returns, self.recent_returns = [], deque(maxlen=100)
         self.eval_seconds = 0.0

@@ -104,6 +104,12 @@ def check_writable_dir(path: str, flag: str) -> None:
         raise SystemExit(f"error: {flag} {path} cannot be written ({existing} is not a writable folder).")
 
 
+def portable_command() -> str:
+    """This process's command line with every absolute path cut to its file name, for the records a
+    run or a prior keeps (no machine's paths in a shipped or committed file)."""
+    return " ".join(os.path.basename(a) if os.path.isabs(a) else a for a in sys.argv)
+
+
 def all_finite(tensors) -> bool:
     """True when every floating-point tensor of `tensors` (weights, a state dict's values) is finite."""
     return all(torch.isfinite(t).all() for t in tensors if t.is_floating_point())
@@ -581,8 +587,7 @@ def main(args: Args) -> str:
         "dataset_sha256": sha256(args.dataset),
         "transitions": num,
         "mean_episode_return": mean_episode_return(data),
-        # the command line, with any absolute path cut to its file name (no machine's paths in a shipped file)
-        "command": " ".join(os.path.basename(a) if os.path.isabs(a) else a for a in sys.argv),
+        "command": portable_command(),
         "versions": {"torch": str(torch.__version__), "gymnasium": str(gym.__version__),
                      "mujoco": str(getattr(sys.modules.get("mujoco"), "__version__", None))},
     }

@@ -2,6 +2,7 @@
 Each case checks the one-sentence message (or exit status) and that nothing saved earlier is damaged."""
 
 import glob
+import json
 import os
 import signal
 import subprocess
@@ -127,6 +128,16 @@ def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path, monkeyp
     assert first != second and second == first + "-2"
     assert len(read_csv(os.path.join(first, "progress.csv"))) == 2
     assert len(read_csv(os.path.join(second, "progress.csv"))) == 2
+
+
+def test_the_run_records_its_command_without_machine_paths(tmp_path, monkeypatch):
+    """config.json keeps the command line with absolute paths cut to file names (benchmark runs call
+    the script by its absolute path; committed run records must not carry this machine's paths)."""
+    runs = str(tmp_path / "runs")
+    monkeypatch.setattr(sys, "argv", [os.path.join(ROOT, "ppo_dap.py"), "--env-id", "Pendulum-v1", "--runs-dir", runs])
+    run_dir = ppo_dap.main(pendulum_args(tmp_path))
+    with open(os.path.join(run_dir, "config.json")) as f:
+        assert json.load(f)["command"] == "ppo_dap.py --env-id Pendulum-v1 --runs-dir runs"
 
 
 # ---------------------------------------------------------------- flags
