@@ -140,6 +140,15 @@ def test_the_run_records_its_command_without_machine_paths(tmp_path, monkeypatch
         assert json.load(f)["command"] == "ppo_dap.py --env-id Pendulum-v1 --runs-dir runs"
 
 
+def test_committed_run_records_carry_no_absolute_paths():
+    configs = glob.glob(os.path.join(ROOT, "benchmarks", "results", "**", "config.json"), recursive=True)
+    assert configs
+    for path in configs:
+        with open(path) as f:
+            command = json.load(f)["command"]
+        assert not any(os.path.isabs(word) for word in command.split()), path
+
+
 # ---------------------------------------------------------------- flags
 @pytest.mark.parametrize("kw, message", [
     (dict(imitation_coef=float("nan")), "--imitation-coef must be a finite number, got nan"),
