@@ -80,10 +80,11 @@ def main(variant: str = "ppo-dap") -> None:
         for ppo_pattern, ppo_eval_pattern, dap_pattern in seeds.values():
             ppo, dap = run_dir(ppo_pattern), run_dir(dap_pattern)
             ppo_eval = run_dir(ppo_eval_pattern) if ppo_eval_pattern else ppo
-            aulcs.append((aulc(rows(ppo, "progress.csv"), 40), aulc(rows(dap, "progress.csv"), 40)))
+            ppo_progress, dap_progress = rows(ppo, "progress.csv"), rows(dap, "progress.csv")
+            aulcs.append((aulc(ppo_progress, 40), aulc(dap_progress, 40)))
             alcs.append((alc(rows(ppo_eval, "eval.csv")), alc(rows(dap, "eval.csv"))))
             finals.append((last_episodes_mean(rows(ppo, "episodes.csv")), last_episodes_mean(rows(dap, "episodes.csv"))))
-            curves.append((returns(rows(ppo, "progress.csv"), ITERATIONS), returns(rows(dap, "progress.csv"), ITERATIONS)))
+            curves.append((returns(ppo_progress, ITERATIONS), returns(dap_progress, ITERATIONS)))
         ppo_windows = window_means(np.mean([p for p, _ in curves], axis=0))
         dap_windows = window_means(np.mean([d for _, d in curves], axis=0))
         window_ratios = np.array([d / p if p > 0 else np.inf for p, d in zip(ppo_windows, dap_windows)])
