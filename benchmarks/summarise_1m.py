@@ -7,10 +7,16 @@ evaluation.
 
     python benchmarks/summarise_1m.py                    # the defaults (ppo-dap)
     python benchmarks/summarise_1m.py gaussian-prior     # another variant's 1M runs, against PPO on the same seeds
+
+With the defaults it also covers the five other tasks of the paper (their 1M runs in
+`results/eight_tasks_1m/`, PPO and PPO-DAP side by side) and ends with one README row per task:
+final return against PPO, the cost of pairs that ran side by side, and the count of tasks where
+PPO-DAP's mean final return is at least PPO's.
 """
 
 import glob
 import os
+import re
 import sys
 
 import numpy as np
@@ -50,6 +56,24 @@ RUNS = {
 }
 
 
+# the paper's five other tasks: 1M runs in eight_tasks_1m/{env}_seed{seed} (PPO and PPO-DAP side by side
+# in one compare.py) or {env}_seed{seed}_{variant} (two one-run invocations started together)
+NEW_TASKS = ["Ant-v4", "Humanoid-v4", "Swimmer-v4", "InvertedPendulum-v4", "InvertedDoublePendulum-v4"]
+SIDE_BY_SIDE_S = 300  # two runs whose folders' start times are this close ran side by side: their costs compare
+
+
+def new_task_runs(env_id: str) -> dict:
+    """{seed: (PPO's run pattern, None, PPO-DAP's run pattern)} for the 1M runs of one of the new tasks."""
+    seeds = set()
+    for folder in glob.glob(os.path.join(RESULTS, "eight_tasks_1m", f"{env_id}_seed*")):
+        match = re.fullmatch(re.escape(env_id) + r"_seed(\d+)(_ppo|_ppo-dap)?", os.path.basename(folder))
+        if match:
+            seeds.add(int(match.group(1)))
+    pattern = "eight_tasks_1m/{env}_seed{seed}*/runs/{env}/{variant}/{env}__{variant}__{seed}__*"
+    return {seed: (pattern.format(env=env_id, seed=seed, variant="ppo"), None,
+                   pattern.format(env=env_id, seed=seed, variant="ppo-dap")) for seed in sorted(seeds)}
+
+
 # 1M runs of other variants, made one seed per invocation: {variant: pattern with {env} and {seed}}
 VARIANT_RUNS = {
     "gaussian-prior": "gaussian_1m/{env}_seed{seed}/runs/{env}/gaussian-prior/{env}__*",
@@ -66,23 +90,63 @@ def rows(folder: str, name: str) -> list:
     return read_csv(os.path.join(folder, name))
 
 
+def cost(run: str) -> tuple:
+    """(training seconds, peak RSS in MB) of a run folder X/runs/{env}/{variant}/{name}, from the
+    runs.csv that compare.py wrote in X; None where the run has no such record."""
+    record = os.path.join(run, *[os.pardir] * 4, "runs.csv")
+    if not os.path.exists(record):
+        return None
+    for r in read_csv(record):
+        if os.path.basename(r["run_dir"]) == os.path.basename(run):
+            return float(r["train_s"]), float(r["peak_rss_mb"])
+    return None
+
+
+def side_by_side(ppo: str, dap: str) -> bool:
+    """Whether two runs started within SIDE_BY_SIDE_S seconds of each other (their folder names end
+    with the start time), so that their training times and memory compare."""
+    start = lambda run: int(os.path.basename(run).rsplit("__", 1)[1])  # noqa: E731
+    return abs(start(ppo) - start(dap)) <= SIDE_BY_SIDE_S
+
+
+def readme_row(env_id: str, finals: list, aulcs: list, alc_ratios, costs: list, worst_window: float) -> str:
+    """One row of README's 1M table: per-seed AULC@40 and final return of PPO / PPO-DAP, the mean
+    final returns and whether PPO-DAP's is at least PPO's, the paper's ALC@40 ratio where the runs
+    evaluated, the worst window, and the time and RSS ratios of the side-by-side pairs."""
+    per_seed = lambda pairs: ", ".join(f"{p:.0f} / {d:.0f}" for p, d in pairs)  # noqa: E731
+    ppo_mean, dap_mean = np.mean([p for p, _ in finals]), np.mean([d for _, d in finals])
+    alc_text = f"{np.mean(alc_ratios):.2f}" if len(alc_ratios) else "not evaluated"
+    time_text = ", ".join(f"{d[0] / p[0]:.2f}" for p, d in costs) or "no side-by-side pair"
+    rss_text = ", ".join(f"{d[1] / p[1]:.3f}" for p, d in costs) or "no side-by-side pair"
+    return (f"| {env_id} | {len(finals)} | {per_seed(aulcs)} | {alc_text} | {per_seed(finals)} | "
+            f"{ppo_mean:.0f} / {dap_mean:.0f} | {'yes' if dap_mean >= ppo_mean else '**no**'} | {worst_window:.2f} | "
+            f"{time_text} | {rss_text} |")
+
+
 def main(variant: str = "ppo-dap") -> None:
     if variant != "ppo-dap" and variant not in VARIANT_RUNS:
         raise SystemExit(f"error: no 1M runs known for {variant}; choose from ppo-dap, {', '.join(VARIANT_RUNS)}.")
-    for env_id, seeds in RUNS.items():
+    tasks = dict(RUNS) if variant != "ppo-dap" else {**RUNS, **{env: new_task_runs(env) for env in NEW_TASKS}}
+    table = []
+    for env_id, seeds in tasks.items():
+        if not seeds:
+            continue
         if variant != "ppo-dap":  # the variant's runs in place of the defaults', on the seeds it has
             pattern = VARIANT_RUNS[variant]
             seeds = {seed: (ppo, ppo_eval, pattern.format(env=env_id, seed=seed)) for seed, (ppo, ppo_eval, _) in seeds.items()
                      if glob.glob(os.path.join(RESULTS, pattern.format(env=env_id, seed=seed)))}
             if not seeds:
                 continue
-        aulcs, alcs, finals, curves = [], [], [], []
+        aulcs, alcs, finals, curves, costs = [], [], [], [], []
         for ppo_pattern, ppo_eval_pattern, dap_pattern in seeds.values():
             ppo, dap = run_dir(ppo_pattern), run_dir(dap_pattern)
             ppo_eval = run_dir(ppo_eval_pattern) if ppo_eval_pattern else ppo
             ppo_progress, dap_progress = rows(ppo, "progress.csv"), rows(dap, "progress.csv")
             aulcs.append((aulc(ppo_progress, 40), aulc(dap_progress, 40)))
-            alcs.append((alc(rows(ppo_eval, "eval.csv")), alc(rows(dap, "eval.csv"))))
+            if all(os.path.exists(os.path.join(run, "eval.csv")) for run in (ppo_eval, dap)):  # --eval-every runs
+                alcs.append((alc(rows(ppo_eval, "eval.csv")), alc(rows(dap, "eval.csv"))))
+            if side_by_side(ppo, dap) and cost(ppo) and cost(dap):
+                costs.append((cost(ppo), cost(dap)))
             finals.append((last_episodes_mean(rows(ppo, "episodes.csv")), last_episodes_mean(rows(dap, "episodes.csv"))))
             curves.append((returns(ppo_progress, ITERATIONS), returns(dap_progress, ITERATIONS)))
         ppo_windows = window_means(np.mean([p for p, _ in curves], axis=0))
@@ -91,13 +155,26 @@ def main(variant: str = "ppo-dap") -> None:
         alc_ratios = np.array([d / p for p, d in alcs])
         print(f"{env_id}, {variant}, seeds {list(seeds)}")
         print(f"  AULC@40 PPO / {variant} per seed:", [(round(p), round(d)) for p, d in aulcs])
-        print(f"  ALC@40 ratio per seed: {np.round(alc_ratios, 2)}, mean {alc_ratios.mean():.3f}, "
-              f"Student-t 95% {np.round(student_t_ci(alc_ratios), 2)}, bootstrap 95% {np.round(bootstrap_ci(alc_ratios), 2)}, "
-              f"Wilcoxon p {wilcoxon_p([d - p for p, d in alcs]):.3f}")
+        if len(alcs) > 1:
+            print(f"  ALC@40 ratio per seed: {np.round(alc_ratios, 2)}, mean {alc_ratios.mean():.3f}, "
+                  f"Student-t 95% {np.round(student_t_ci(alc_ratios), 2)}, bootstrap 95% {np.round(bootstrap_ci(alc_ratios), 2)}, "
+                  f"Wilcoxon p {wilcoxon_p([d - p for p, d in alcs]):.3f}")
+        elif alcs:
+            print(f"  ALC@40 ratio, the one seed with evaluations: {alc_ratios[0]:.2f}")
         print(f"  final return PPO / {variant} per seed:", [(round(p), round(d)) for p, d in finals],
               f"means {np.mean([p for p, _ in finals]):.0f} / {np.mean([d for _, d in finals]):.0f}")
         print(f"  worst 20-iteration window of the seed-mean return / PPO's: {window_ratios.min():.2f} "
               f"(window starting at iteration {int(np.argmin(window_ratios)) + 1})")
+        table.append((env_id, finals, readme_row(env_id, finals, aulcs, alc_ratios, costs, window_ratios.min())))
+    if variant == "ppo-dap":
+        print("\n| task | seeds | AULC@40: PPO / PPO-DAP per seed | ALC@40 (paper) / PPO, mean | final return (last 100): "
+              "PPO / PPO-DAP per seed | mean final return: PPO / PPO-DAP | PPO-DAP at least PPO | worst 20-iteration "
+              "window / PPO | training time / PPO | peak RSS / PPO |")
+        print("|" + " --- |" * 10)
+        for _, _, row in table:
+            print(row)
+        wins = sum(np.mean([d for _, d in f]) >= np.mean([p for p, _ in f]) for _, f, _ in table)
+        print(f"\nPPO-DAP's mean final return is at least PPO's on {wins} of the {len(table)} tasks run at 1M.")
 
 
 if __name__ == "__main__":

@@ -271,3 +271,43 @@ def test_eight_task_table_pools_the_folders_and_calls_each_task(tmp_path, monkey
     assert eight_tasks.verdict((0.03, 0.37), (-0.09, 0.47)) == "no difference shown"
     assert eight_tasks.verdict((0.03, 0.37), (0.01, 0.47)) == "better"
     assert (tmp_path / "eight_tasks_40it" / "pooled" / "results.md").exists()
+
+
+def test_1m_table_finds_both_folder_layouts_and_compares_costs_only_side_by_side(tmp_path, monkeypatch, capsys):
+    import summarise_1m
+
+    def write_run(folder, env, variant, seed, start, level, train_s, rss):
+        """A fake 1M run: 50 iterations at `level` (PPO-DAP one higher from iteration 1), episodes at `level`,
+        and the runs.csv compare.py writes beside runs/."""
+        run = folder / "runs" / env / variant / f"{env}__{variant}__{seed}__{start}"
+        os.makedirs(run)
+        with open(run / "progress.csv", "w") as f:
+            f.write("iteration,charts/episodic_return\n" + "".join(f"{i},{level}\n" for i in range(1, 51)))
+        with open(run / "episodes.csv", "w") as f:
+            f.write("episodic_return\n" + "".join(f"{level}\n" for _ in range(120)))
+        record = folder / "runs.csv"
+        new = not record.exists()
+        with open(record, "a") as f:
+            f.write("env_id,variant,seed,run_dir,train_s,peak_rss_mb\n" if new else "")
+            f.write(f"{env},{variant},{seed},{run},{train_s},{rss}\n")
+
+    root = tmp_path / "eight_tasks_1m"
+    # seed 1: one compare.py with both variants, started together; seed 2: two invocations, 1000 s apart
+    write_run(root / "Swimmer-v4_seed1", "Swimmer-v4", "ppo", 1, 1000, 40.0, 100.0, 300.0)
+    write_run(root / "Swimmer-v4_seed1", "Swimmer-v4", "ppo-dap", 1, 1000, 50.0, 103.0, 312.0)
+    write_run(root / "Swimmer-v4_seed2_ppo", "Swimmer-v4", "ppo", 2, 5000, 60.0, 100.0, 300.0)
+    write_run(root / "Swimmer-v4_seed2_ppo-dap", "Swimmer-v4", "ppo-dap", 2, 6000, 30.0, 150.0, 400.0)
+    write_run(root / "Ant-v4_seed1", "Ant-v4", "ppo", 1, 1000, 10.0, 100.0, 300.0)
+    write_run(root / "Ant-v4_seed1", "Ant-v4", "ppo-dap", 1, 1000, 20.0, 98.0, 303.0)
+    monkeypatch.setattr(summarise_1m, "RESULTS", str(tmp_path))
+    monkeypatch.setattr(summarise_1m, "RUNS", {})
+    assert list(summarise_1m.new_task_runs("Swimmer-v4")) == [1, 2]
+    summarise_1m.main()
+    out = capsys.readouterr().out
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in out.splitlines() if line.startswith("| ")}
+    # Swimmer: finals 40/50 and 60/30 -> means 50 / 40, below PPO; only seed 1's costs compare
+    assert "| 40 / 50, 60 / 30 | 50 / 40 | **no** |" in rows["Swimmer-v4"]
+    assert "| 1.03 | 1.040 |" in rows["Swimmer-v4"] and "not evaluated" in rows["Swimmer-v4"]
+    assert "| 10 / 20 | 10 / 20 | yes |" in rows["Ant-v4"] and "| 0.98 | 1.010 |" in rows["Ant-v4"]
+    assert "Humanoid-v4" not in rows  # no runs: no row
+    assert "at least PPO's on 1 of the 2 tasks run at 1M" in out
