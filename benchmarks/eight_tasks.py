@@ -7,6 +7,12 @@ bootstrap and Student-t 95% intervals (the mean difference where PPO's AULC is n
 Wilcoxon p-value, the deterministic evaluation of the final actors, the training-time and peak-RSS
 ratios, and the verdict on early learning (called only where both intervals agree).
 
+It then prints the table against the baselines (README "The eight tasks against the baselines"): the
+40-iteration AULC@40 of RPO, RPO-DAP and the retrieval prior where they ran (`results/baselines_40it*`,
+pooled with the same PPO runs), whether PPO-DAP is above the best on-policy baseline early (PPO or
+RPO, per seed), and the final return at the default 1M steps (`summarise_1m.py`'s runs) against PPO,
+the only baseline run at 1M; and the count of tasks where PPO-DAP matches or beats it.
+
     python benchmarks/eight_tasks.py
 """
 
@@ -17,6 +23,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import compare  # noqa: E402
+import summarise_1m  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 TASKS = ["Walker2d-v4", "Hopper-v4", "HalfCheetah-v4", "Ant-v4", "Humanoid-v4", "Swimmer-v4", "InvertedPendulum-v4",
@@ -33,9 +40,66 @@ def verdict(boot: tuple, student_t: tuple) -> str:
     return "no difference shown"
 
 
+def early_gain(row: dict) -> str:
+    """A ratios.csv row as 'mean ratio [Student-t 95%]', or the mean difference where PPO's value is not positive."""
+    f = lambda key: float(row[key])  # noqa: E731
+    if row["mean_ratio"] not in ("", "nan"):
+        return f"{f('mean_ratio'):.2f}x [{f('t_low'):.2f}, {f('t_high'):.2f}]"
+    return f"{f('mean_difference'):+.0f} [{f('diff_t_low'):+.0f}, {f('diff_t_high'):+.0f}]"
+
+
+def existing_1m_runs(seeds: dict) -> dict:
+    """The seeds of a task whose 1M runs (PPO and PPO-DAP) are all there."""
+    there = lambda pattern: pattern is None or len(glob.glob(os.path.join(summarise_1m.RESULTS, pattern))) == 1  # noqa: E731
+    return {seed: patterns for seed, patterns in seeds.items() if all(there(p) for p in patterns)}
+
+
+def baselines_table(out_dir: str) -> None:
+    """README's table against the baselines, from the pooled 40-iteration runs and the 1M runs."""
+    runs = compare.read_runs(os.path.join(out_dir, "runs.csv"))
+    ratios = {(r["env_id"], r["variant"]): r for r in compare.read_csv(os.path.join(out_dir, "ratios.csv"))
+              if r["metric"] == "aulc"}
+    runs_1m = summarise_1m.default_runs()
+    print("\n| task | AULC@40 vs PPO [Student-t 95%]: PPO-DAP | RPO | RPO-DAP | retrieval prior | PPO-DAP above the best "
+          "on-policy baseline at 40 iterations (seeds) | final return at 1M (last 100), mean: PPO / PPO-DAP (seeds) | "
+          "PPO-DAP at least the best baseline at 1M |")
+    print("|" + " --- |" * 8)
+    early_wins, final_wins, final_tasks = 0, 0, 0
+    for task in TASKS:
+        aulc = {v: {r["seed"]: r["aulc"] for r in runs if r["env_id"] == task and r["variant"] == v}
+                for v in ("ppo", "rpo", "ppo-dap")}
+        if not aulc["ppo-dap"]:
+            continue
+        cells = [early_gain(ratios[(task, v)]) if (task, v) in ratios else "not run"
+                 for v in ("ppo-dap", "rpo", "rpo-dap", "knn-prior")]
+        # the best on-policy baseline early: PPO or RPO, whichever has the higher mean AULC@40 on this task
+        best = max((v for v in ("ppo", "rpo") if aulc[v]), key=lambda v: sum(aulc[v].values()) / len(aulc[v]))
+        seeds = sorted(set(aulc[best]) & set(aulc["ppo-dap"]))
+        above = sum(aulc["ppo-dap"][s] > aulc[best][s] for s in seeds)
+        early_wins += above == len(seeds)
+        early = f"{above} of {len(seeds)} (best: {best.upper()})"
+        seeds_1m = existing_1m_runs(runs_1m.get(task, {}))
+        if seeds_1m:
+            finals = summarise_1m.task_metrics(seeds_1m)["finals"]
+            ppo_final, dap_final = (sum(x) / len(finals) for x in zip(*finals))
+            final_tasks += 1
+            final_wins += dap_final >= ppo_final
+            final = f"{ppo_final:.0f} / {dap_final:.0f} ({len(finals)})"
+            verdict_1m = "yes" if dap_final >= ppo_final else "**no**"
+        else:
+            final, verdict_1m = "not run", "not run"
+        print(f"| {task} | {' | '.join(cells)} | {early} | {final} | {verdict_1m} |")
+    print(f"\nPPO-DAP is above the best on-policy baseline on every seed at 40 iterations on {early_wins} tasks, and "
+          f"its mean final return at 1M is at least the best baseline's (PPO's) on {final_wins} of the {final_tasks} "
+          "tasks run at 1M.")
+
+
 def main() -> None:
     runs_files = [os.path.join(RESULTS, "aulc40_release", "runs.csv"),
-                  *sorted(glob.glob(os.path.join(RESULTS, "eight_tasks_40it", "*", "runs.csv")))]
+                  *sorted(glob.glob(os.path.join(RESULTS, "eight_tasks_40it", "*", "runs.csv"))),
+                  *sorted(glob.glob(os.path.join(RESULTS, "baselines_40it*", "runs.csv"))),
+                  *sorted(f for f in glob.glob(os.path.join(RESULTS, "baselines_40it*", "*", "runs.csv"))
+                          if os.path.basename(os.path.dirname(f)) != "pooled")]
     out_dir = os.path.join(RESULTS, "eight_tasks_40it", "pooled")
     compare.main(compare.Args(pool_runs=runs_files, out_dir=out_dir))
     summary = {(r["env_id"], r["variant"]): r for r in compare.read_csv(os.path.join(out_dir, "results.csv"))}
@@ -61,6 +125,7 @@ def main() -> None:
         print(f"| {task} | {dap['seeds']} | {float(ppo['aulc']):.0f} / {float(dap['aulc']):.0f} | {gain}, p = "
               f"{f('wilcoxon_p'):.3f} | {call} | {float(ppo['eval_return']):.0f} / {float(dap['eval_return']):.0f} | "
               f"{time_ratio:.2f} | {rss_ratio:.3f} |")
+    baselines_table(out_dir)
 
 
 if __name__ == "__main__":

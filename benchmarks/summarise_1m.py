@@ -123,10 +123,38 @@ def readme_row(env_id: str, finals: list, aulcs: list, alc_ratios, costs: list, 
             f"{time_text} | {rss_text} |")
 
 
+def task_metrics(seeds: dict) -> dict:
+    """The 1M metrics of one task from {seed: (PPO's run, PPO's evaluation run or None, the variant's run)}
+    (patterns under RESULTS): per seed (PPO, variant) pairs of AULC@40, ALC@40 (runs that evaluated),
+    final return (last 100 training episodes) and side-by-side cost (train s, peak RSS MB); and the
+    ratios of the seed-mean training return over 20-iteration windows."""
+    aulcs, alcs, finals, curves, costs = [], [], [], [], []
+    for ppo_pattern, ppo_eval_pattern, dap_pattern in seeds.values():
+        ppo, dap = run_dir(ppo_pattern), run_dir(dap_pattern)
+        ppo_eval = run_dir(ppo_eval_pattern) if ppo_eval_pattern else ppo
+        ppo_progress, dap_progress = rows(ppo, "progress.csv"), rows(dap, "progress.csv")
+        aulcs.append((aulc(ppo_progress, 40), aulc(dap_progress, 40)))
+        if all(os.path.exists(os.path.join(run, "eval.csv")) for run in (ppo_eval, dap)):  # --eval-every runs
+            alcs.append((alc(rows(ppo_eval, "eval.csv")), alc(rows(dap, "eval.csv"))))
+        if side_by_side(ppo, dap) and cost(ppo) and cost(dap):
+            costs.append((cost(ppo), cost(dap)))
+        finals.append((last_episodes_mean(rows(ppo, "episodes.csv")), last_episodes_mean(rows(dap, "episodes.csv"))))
+        curves.append((returns(ppo_progress, ITERATIONS), returns(dap_progress, ITERATIONS)))
+    ppo_windows = window_means(np.mean([p for p, _ in curves], axis=0))
+    dap_windows = window_means(np.mean([d for _, d in curves], axis=0))
+    window_ratios = np.array([d / p if p > 0 else np.inf for p, d in zip(ppo_windows, dap_windows)])
+    return dict(aulcs=aulcs, alcs=alcs, finals=finals, costs=costs, window_ratios=window_ratios)
+
+
+def default_runs() -> dict:
+    """{task: {seed: run patterns}} of every 1M run of the defaults: the three first tasks and the five others."""
+    return {**RUNS, **{env: new_task_runs(env) for env in NEW_TASKS}}
+
+
 def main(variant: str = "ppo-dap") -> None:
     if variant != "ppo-dap" and variant not in VARIANT_RUNS:
         raise SystemExit(f"error: no 1M runs known for {variant}; choose from ppo-dap, {', '.join(VARIANT_RUNS)}.")
-    tasks = dict(RUNS) if variant != "ppo-dap" else {**RUNS, **{env: new_task_runs(env) for env in NEW_TASKS}}
+    tasks = dict(RUNS) if variant != "ppo-dap" else default_runs()
     table = []
     for env_id, seeds in tasks.items():
         if not seeds:
@@ -137,21 +165,8 @@ def main(variant: str = "ppo-dap") -> None:
                      if glob.glob(os.path.join(RESULTS, pattern.format(env=env_id, seed=seed)))}
             if not seeds:
                 continue
-        aulcs, alcs, finals, curves, costs = [], [], [], [], []
-        for ppo_pattern, ppo_eval_pattern, dap_pattern in seeds.values():
-            ppo, dap = run_dir(ppo_pattern), run_dir(dap_pattern)
-            ppo_eval = run_dir(ppo_eval_pattern) if ppo_eval_pattern else ppo
-            ppo_progress, dap_progress = rows(ppo, "progress.csv"), rows(dap, "progress.csv")
-            aulcs.append((aulc(ppo_progress, 40), aulc(dap_progress, 40)))
-            if all(os.path.exists(os.path.join(run, "eval.csv")) for run in (ppo_eval, dap)):  # --eval-every runs
-                alcs.append((alc(rows(ppo_eval, "eval.csv")), alc(rows(dap, "eval.csv"))))
-            if side_by_side(ppo, dap) and cost(ppo) and cost(dap):
-                costs.append((cost(ppo), cost(dap)))
-            finals.append((last_episodes_mean(rows(ppo, "episodes.csv")), last_episodes_mean(rows(dap, "episodes.csv"))))
-            curves.append((returns(ppo_progress, ITERATIONS), returns(dap_progress, ITERATIONS)))
-        ppo_windows = window_means(np.mean([p for p, _ in curves], axis=0))
-        dap_windows = window_means(np.mean([d for _, d in curves], axis=0))
-        window_ratios = np.array([d / p if p > 0 else np.inf for p, d in zip(ppo_windows, dap_windows)])
+        m = task_metrics(seeds)
+        aulcs, alcs, finals, costs, window_ratios = m["aulcs"], m["alcs"], m["finals"], m["costs"], m["window_ratios"]
         alc_ratios = np.array([d / p for p, d in alcs])
         print(f"{env_id}, {variant}, seeds {list(seeds)}")
         print(f"  AULC@40 PPO / {variant} per seed:", [(round(p), round(d)) for p, d in aulcs])

@@ -260,9 +260,20 @@ def test_eight_task_table_pools_the_folders_and_calls_each_task(tmp_path, monkey
                + [("HalfCheetah-v4", "ppo-dap", s, 200.0 + s, 11.0) for s in (1, 2, 3)])
     write_runs(str(tmp_path / "eight_tasks_40it" / "Swimmer-v4" / "runs.csv"),
                [("Swimmer-v4", v, s, (50.0 + s) * (1.0 if v == "ppo" else 0.8), 10.0) for v in ("ppo", "ppo-dap") for s in (1, 2, 3)])
+    # RPO above PPO-DAP on every Walker2d-v4 seed (161-163 against 151.5-154.5): RPO is the best baseline there
+    write_runs(str(tmp_path / "baselines_40it" / "runs.csv"), [("Walker2d-v4", "rpo", s, 160.0 + s, 10.0) for s in (1, 2, 3)])
     monkeypatch.setattr(eight_tasks, "RESULTS", str(tmp_path))
+    monkeypatch.setattr(eight_tasks.summarise_1m, "RESULTS", str(tmp_path))
+    monkeypatch.setattr(eight_tasks.summarise_1m, "RUNS", {})  # no 1M runs
     eight_tasks.main()
-    rows = {line.split(" | ")[0].lstrip("| "): line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")}
+    out = capsys.readouterr().out
+    first, second = out.split("| task | AULC@40 vs PPO")
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in first.splitlines() if line.startswith("| ")}
+    against = {line.split(" | ")[0].lstrip("| "): line for line in second.splitlines() if line.startswith("| ")}
+    assert "| 1.59x [" in against["Walker2d-v4"] and "| 0 of 3 (best: RPO) |" in against["Walker2d-v4"]
+    assert "| not run |" in against["HalfCheetah-v4"] and "| 3 of 3 (best: PPO) |" in against["HalfCheetah-v4"]
+    assert "| 0 of 3 (best: PPO) |" in against["Swimmer-v4"]
+    assert "on every seed at 40 iterations on 1 tasks" in out and "on 0 of the 0 tasks run at 1M" in out
     assert "1.50x" in rows["Walker2d-v4"] and "| better |" in rows["Walker2d-v4"] and "| 1.20 |" in rows["Walker2d-v4"]
     assert "+302 [" in rows["HalfCheetah-v4"] and "(difference)" in rows["HalfCheetah-v4"]  # PPO's AULC is negative
     assert "| worse |" in rows["Swimmer-v4"]  # below PPO on every seed
