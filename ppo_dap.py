@@ -781,8 +781,10 @@ def train(args: Args, stop: InterruptFlag) -> str:
                 if dap_now:
                     dap_dist = agent.get_dist(dap.obs)
                     im_loss = imitation_loss(dap_dist, dap.proposals, dap.weights, args.imitate_std)
-                    k_loss = kl_loss(dap_dist, dap.mean, dap.var, dap.active)
-                    loss = loss + imitation_coef * im_loss + kl_coef * k_loss
+                    loss = loss + imitation_coef * im_loss
+                    if kl_coef > 0:  # speed: no KL graph at the default --kl-coef 0 (it would add exact zeros)
+                        k_loss = kl_loss(dap_dist, dap.mean, dap.var, dap.active)
+                        loss = loss + kl_coef * k_loss
 
                 optimizer.zero_grad()
                 loss.backward()
@@ -815,9 +817,11 @@ def train(args: Args, stop: InterruptFlag) -> str:
             writer.add_scalar("dap/release_gate", gate, global_step)
         if dap_now:  # DAP
             leak = [p.grad.norm() for p in [*prior.parameters(), *qf.parameters()] if p.grad is not None]
-            dap.log.update({"losses/imitation": im_loss.item(), "losses/kl": k_loss.item(),  # DAP
+            dap.log.update({"losses/imitation": im_loss.item(),  # DAP
                             "dap/effective_imitation_coef": imitation_coef * dap.log["dap/active_frac"],
                             "dap/grad_leak": float(sum(leak)) if leak else 0.0})
+            if kl_coef > 0:  # DAP
+                dap.log["losses/kl"] = k_loss.item()
             for key, value in dap.log.items():  # DAP
                 writer.add_scalar(key, value, global_step)
         writer.end_iteration(iteration, global_step, train_seconds)  # run files: progress.csv, episodes.csv, progress line
