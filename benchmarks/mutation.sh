@@ -4,7 +4,7 @@
 # mutant the suite does not notice "survives". Runs in a scratch copy so that mutmut's config and its
 # mutants/ folder never touch the repository. Two slow kinds of test are left out of the mutant runs:
 # the learning smoke tests (tens of seconds per mutant; the directional tests pin the same maths) and
-# the tests that start subprocesses (signals, make_priors.sh, speed.py: plumbing, not maths).
+# the tests that start subprocesses (signals, make_priors.sh, speed.py, same_numbers.py: plumbing, not maths).
 #   bash benchmarks/mutation.sh                 # all the algorithmic functions (about an hour on 2 cores)
 #   bash benchmarks/mutation.sh compute_gae     # some of them
 set -euo pipefail
@@ -26,7 +26,7 @@ pytest_add_cli_args=
     -p
     no:cacheprovider
     -k
-    not test_signal_stops_a_real_run and not beats_a_random_policy and not ctrl_c_to_the_process_group and not make_priors and not speed_tables
+    not test_signal_stops_a_real_run and not beats_a_random_policy and not ctrl_c_to_the_process_group and not make_priors and not speed_tables and not same_numbers
 CFG
 functions=${*:-"compute_gae clipped_policy_loss value_loss Agent RunningMeanStd ObsNormalizer RewardScaler
   LoRALinear Adapter attach_peft advantage_weights QNetwork energy_weights q_filter proposal_moments
