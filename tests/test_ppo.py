@@ -96,6 +96,61 @@ def test_reward_scaler_resets_discounted_return_at_episode_end():
 
 
 # ---------------------------------------------------------------- end to end
+def test_running_mean_std_starts_like_gymnasiums_wrappers():
+    """The prior count epsilon = 1e-4 of gymnasium's RunningMeanStd (CleanRL's NormalizeObservation)."""
+    from gymnasium.wrappers.utils import RunningMeanStd as GymRunningMeanStd
+
+    ours, theirs = RunningMeanStd(shape=3), GymRunningMeanStd(shape=(3,))
+    rng = np.random.default_rng(0)
+    for n in (1, 5, 64):
+        x = rng.normal(2.0, 3.0, size=(n, 3))
+        ours.update(x)
+        theirs.update(x)
+        np.testing.assert_allclose(ours.mean, theirs.mean, rtol=1e-12)
+        np.testing.assert_allclose(ours.var, theirs.var, rtol=1e-12)
+        assert ours.count == pytest.approx(theirs.count, rel=1e-12)
+
+
+def test_normalisers_stay_finite_on_a_constant_stream():
+    """A feature that never changes (Ant-v4's contact forces are all zero under MuJoCo >= 2) and a
+    reward that is always 0: the running variance falls below the 1e-8 guard, which must be added."""
+    norm = ObsNormalizer(2)
+    norm.update(np.c_[np.random.default_rng(0).normal(size=20_000), np.zeros(20_000)])
+    assert norm.var[1] < 1e-8
+    out = norm(np.array([[0.5, 0.0]]))
+    assert np.isfinite(out).all() and out[0, 1] == 0.0
+    scaler = RewardScaler(num_envs=1, gamma=0.99)
+    for _ in range(20_000):
+        scaled = scaler(np.zeros(1), np.zeros(1, dtype=bool))
+    assert scaler.return_rms.var < 1e-8 and np.isfinite(scaled).all() and scaled[0] == 0.0
+
+
+def test_networks_are_cleanrls_tanh_mlps_with_orthogonal_init():
+    """Agent (CleanRL's) and Q_phi: Linear-Tanh-Linear-Tanh-Linear, orthogonal weights whose singular
+    values are the layer's gain (sqrt 2 hidden; 1.0 for the value heads; 0.01 for the actor's mean),
+    zero biases, and a state-independent log-std starting at 0."""
+    agent, qf = ppo_dap.Agent(5, 2), ppo_dap.QNetwork(5, 2)
+    for net, out_gain in ((agent.critic, 1.0), (agent.actor_mean, 0.01), (qf.net, 1.0)):
+        assert [type(m) for m in net] == [torch.nn.Linear, torch.nn.Tanh, torch.nn.Linear, torch.nn.Tanh, torch.nn.Linear]
+        for layer, gain in zip(net[::2], (np.sqrt(2), np.sqrt(2), out_gain)):
+            torch.testing.assert_close(torch.linalg.svdvals(layer.weight),
+                                       torch.full((min(layer.weight.shape),), float(gain)), rtol=1e-4, atol=1e-6)
+            assert torch.equal(layer.bias, torch.zeros_like(layer.bias))
+    assert torch.equal(agent.actor_logstd, torch.zeros(1, 2))
+    assert qf(torch.zeros(4, 5), torch.zeros(4, 2)).shape == (4,)  # one value per (state, action)
+
+
+def test_ppo_update_draws_no_random_numbers_and_rpo_does():
+    """With --rpo-alpha 0 the update's log-probs use no randomness (PPO runs stay CleanRL's, draw for
+    draw); RPO draws its uniform shift there."""
+    obs, actions = torch.randn(8, 5), torch.randn(8, 2)
+    for alpha, draws in ((0.0, False), (0.5, True)):
+        agent = ppo_dap.Agent(5, 2, rpo_alpha=alpha)
+        before = torch.random.get_rng_state()
+        agent.get_action_and_value(obs, actions)
+        assert (not torch.equal(before, torch.random.get_rng_state())) == draws
+
+
 def test_pendulum_run_writes_progress_model_rollouts_and_episode_bookkeeping(tmp_path):
     rollouts = tmp_path / "logs" / "new_folder" / "pendulum.npz"  # folder does not exist yet: created
     args = tiny_args(tmp_path, num_envs=2, num_steps=200, total_timesteps=800, num_minibatches=4,

@@ -334,6 +334,25 @@ def test_knn_proposes_the_actions_of_the_nearest_states_nearest_first():
         prior.sample(keys, 2, guidance=lambda a: a.sum(-1), guidance_scale=1.0)
 
 
+def test_knn_bounds_weights_and_guidance_arguments():
+    keys = torch.tensor([[0.0, 0.0], [1.0, 0.0]])
+    # actions logged a little outside the bounds [-2, 2] are stored, and proposed, at the bounds
+    prior = knn_prior(keys, torch.tensor([[3.0], [-2.6]]))
+    torch.testing.assert_close(prior.sample(keys, 1)[:, 0, 0], torch.tensor([2.0, -2.0]))
+    # the held-out loss: per-sample squared error, weighted like the DDPM's; a held-out action outside
+    # the bounds counts as the bound
+    prior = knn_prior(keys, torch.tensor([[1.0], [-1.0]]))
+    obs, actions = torch.tensor([[0.0, 0.1], [1.0, 0.1]]), torch.tensor([[1.5], [-1.0]])
+    assert prior.loss(obs, actions).item() == pytest.approx(((1.5 - 1.0) / 2) ** 2 / 2)
+    assert prior.loss(obs, actions, torch.tensor([0.0, 2.0])).item() == pytest.approx(0.0)
+    assert prior.loss(obs, actions, torch.tensor([2.0, 0.0])).item() == pytest.approx(((1.5 - 1.0) / 2) ** 2)
+    assert prior.loss(obs[:1], torch.tensor([[5.0]])).item() == prior.loss(obs[:1], torch.tensor([[2.0]])).item()
+    # a guidance function alone does nothing (the scale defaults to 0); with a scale it is refused
+    torch.testing.assert_close(prior.sample(keys, 1, guidance=lambda a: a.sum(-1)), prior.sample(keys, 1))
+    with pytest.raises(ValueError, match="^a knn prior retrieves stored actions; critic guidance does not apply to it$"):
+        prior.sample(keys, 1, guidance=lambda a: a.sum(-1), guidance_scale=0.5)
+
+
 def test_knn_prior_puts_its_proposals_on_both_modes():
     """The bimodal toy of the DDPM and Gaussian tests: retrieval, like the DDPM, keeps both modes."""
     g = torch.Generator().manual_seed(0)
