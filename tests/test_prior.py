@@ -347,6 +347,7 @@ def test_knn_bounds_weights_and_guidance_arguments():
     assert prior.loss(obs, actions, torch.tensor([0.0, 2.0])).item() == pytest.approx(0.0)
     assert prior.loss(obs, actions, torch.tensor([2.0, 0.0])).item() == pytest.approx(((1.5 - 1.0) / 2) ** 2)
     assert prior.loss(obs[:1], torch.tensor([[5.0]])).item() == prior.loss(obs[:1], torch.tensor([[2.0]])).item()
+    assert prior.loss(obs[:1], torch.tensor([[-5.0]])).item() == prior.loss(obs[:1], torch.tensor([[-2.0]])).item()
     # a guidance function alone does nothing (the scale defaults to 0); with a scale it is refused
     torch.testing.assert_close(prior.sample(keys, 1, guidance=lambda a: a.sum(-1)), prior.sample(keys, 1))
     with pytest.raises(ValueError, match="^a knn prior retrieves stored actions; critic guidance does not apply to it$"):
