@@ -11,6 +11,7 @@ import torch
 import ppo_dap
 import pretrain_prior
 from pretrain_prior import (DiffusionPrior, GaussianPrior, KNNPrior, beta_schedule, heldout_loss, load_prior,
+                            timestep_embedding,
                             mean_episode_return, save_prior)
 from helpers import prior_args
 
@@ -44,6 +45,26 @@ def test_vp_schedule_matches_its_formula():
     t = 3
     expected = 1 - np.exp(-0.1 / 5 - (10 - 0.1) * (2 * t - 1) / (2 * 25))
     assert betas[t - 1].item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_cosine_schedule_matches_nichol_and_dhariwal_and_unknown_names_are_refused():
+    """alpha-bar(t) = f(t) / f(0), f(t) = cos^2(((t / T) + s) / (1 + s) * pi / 2), s = 0.008; the betas
+    1 - alpha-bar(t) / alpha-bar(t - 1), at most 0.999."""
+    T, s = 5, 0.008
+    f = lambda t: np.cos((t / T + s) / (1 + s) * np.pi / 2) ** 2  # noqa: E731
+    expected = np.minimum(1 - np.array([f(t) / f(t - 1) for t in range(1, T + 1)]), 0.999)
+    np.testing.assert_allclose(beta_schedule("cosine", T).numpy(), expected, rtol=1e-6)  # float32
+    with pytest.raises(ValueError, match="unknown beta schedule 'linear'"):
+        beta_schedule("linear", T)
+
+
+def test_timestep_embedding_by_hand():
+    """[sin(t w_0), sin(t w_1), cos(t w_0), cos(t w_1)] with w_k = 1000^(-k / half), half = dim / 2."""
+    t = torch.tensor([0, 3])
+    w = np.array([1.0, 1000.0 ** -0.5])
+    angles = np.outer([0.0, 3.0], w)
+    expected = np.concatenate([np.sin(angles), np.cos(angles)], axis=1)
+    np.testing.assert_allclose(timestep_embedding(t, 4).numpy(), expected, rtol=1e-6, atol=1e-7)
 
 
 def test_forward_noising_matches_closed_form_and_one_step_chain():
