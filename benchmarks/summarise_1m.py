@@ -116,6 +116,8 @@ def readme_row(env_id: str, finals: list, aulcs: list, alc_ratios, costs: list, 
     per_seed = lambda pairs: ", ".join(f"{p:.0f} / {d:.0f}" for p, d in pairs)  # noqa: E731
     ppo_mean, dap_mean = np.mean([p for p, _ in finals]), np.mean([d for _, d in finals])
     alc_text = f"{np.mean(alc_ratios):.2f}" if len(alc_ratios) else "not evaluated"
+    if 0 < len(alc_ratios) < len(finals):  # only some seeds' runs evaluated
+        alc_text += f" ({len(alc_ratios)} of {len(finals)} seeds evaluated)"
     time_text = ", ".join(f"{d[0] / p[0]:.2f}" for p, d in costs) or "no side-by-side pair"
     rss_text = ", ".join(f"{d[1] / p[1]:.3f}" for p, d in costs) or "no side-by-side pair"
     return (f"| {env_id} | {len(finals)} | {per_seed(aulcs)} | {alc_text} | {per_seed(finals)} | "
