@@ -95,11 +95,10 @@ def baselines_table(out_dir: str) -> None:
 
 
 def main() -> None:
-    runs_files = [os.path.join(RESULTS, "aulc40_release", "runs.csv"),
-                  *sorted(glob.glob(os.path.join(RESULTS, "eight_tasks_40it", "*", "runs.csv"))),
-                  *sorted(glob.glob(os.path.join(RESULTS, "baselines_40it*", "runs.csv"))),
-                  *sorted(f for f in glob.glob(os.path.join(RESULTS, "baselines_40it*", "*", "runs.csv"))
-                          if os.path.basename(os.path.dirname(f)) != "pooled")]
+    not_pooled = lambda pattern: sorted(f for f in glob.glob(os.path.join(RESULTS, pattern, "runs.csv"))  # noqa: E731
+                                        if os.path.basename(os.path.dirname(f)) != "pooled")  # not this script's output
+    runs_files = [os.path.join(RESULTS, "aulc40_release", "runs.csv"), *not_pooled(os.path.join("eight_tasks_40it", "*")),
+                  *not_pooled("baselines_40it*"), *not_pooled(os.path.join("baselines_40it*", "*"))]
     out_dir = os.path.join(RESULTS, "eight_tasks_40it", "pooled")
     compare.main(compare.Args(pool_runs=runs_files, out_dir=out_dir))
     summary = {(r["env_id"], r["variant"]): r for r in compare.read_csv(os.path.join(out_dir, "results.csv"))}
