@@ -294,7 +294,7 @@ def write_tables(out_dir: str, summary: list, ratios: list, args: Args, runs: li
     n, metrics = args.aulc_iterations, measured_metrics(runs)
     if args.pool_runs:
         seeds = " ".join(map(str, sorted({r["seed"] for r in runs})))
-        setting = f"Runs pooled from {', '.join(args.pool_runs)}, seeds {seeds}."
+        setting = f"Runs pooled from {', '.join(os.path.relpath(p, ROOT) for p in args.pool_runs)}, seeds {seeds}."  # no machine path
     else:
         setting = (f"Budget: {args.total_timesteps} steps per run, seeds {' '.join(map(str, args.seeds))}, "
                    f"{args.jobs} runs at a time.")
