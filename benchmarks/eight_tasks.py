@@ -76,12 +76,12 @@ def baselines_table(out_dir: str) -> None:
         best = max((v for v in ("ppo", "rpo") if aulc[v]), key=lambda v: sum(aulc[v].values()) / len(aulc[v]))
         seeds = sorted(set(aulc[best]) & set(aulc["ppo-dap"]))
         above = sum(aulc["ppo-dap"][s] > aulc[best][s] for s in seeds)
-        early_wins += above == len(seeds)
+        early_wins += bool(seeds) and above == len(seeds)
         early = f"{above} of {len(seeds)} (best: {best.upper()})"
         seeds_1m = existing_1m_runs(runs_1m.get(task, {}))
         if seeds_1m:
             finals = summarise_1m.task_metrics(seeds_1m)["finals"]
-            ppo_final, dap_final = (sum(x) / len(finals) for x in zip(*finals))
+            ppo_final, dap_final = summarise_1m.mean_finals(finals)
             final_tasks += 1
             final_wins += dap_final >= ppo_final
             final = f"{ppo_final:.0f} / {dap_final:.0f} ({len(finals)})"

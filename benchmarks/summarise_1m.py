@@ -109,12 +109,17 @@ def side_by_side(ppo: str, dap: str) -> bool:
     return abs(start(ppo) - start(dap)) <= SIDE_BY_SIDE_S
 
 
+def mean_finals(finals: list) -> tuple:
+    """(PPO's, PPO-DAP's) mean final return over seeds, from per-seed (PPO, PPO-DAP) pairs."""
+    return float(np.mean([p for p, _ in finals])), float(np.mean([d for _, d in finals]))
+
+
 def readme_row(env_id: str, finals: list, aulcs: list, alc_ratios, costs: list, worst_window: float) -> str:
     """One row of README's 1M table: per-seed AULC@40 and final return of PPO / PPO-DAP, the mean
     final returns and whether PPO-DAP's is at least PPO's, the paper's ALC@40 ratio where the runs
     evaluated, the worst window, and the time and RSS ratios of the side-by-side pairs."""
     per_seed = lambda pairs: ", ".join(f"{p:.0f} / {d:.0f}" for p, d in pairs)  # noqa: E731
-    ppo_mean, dap_mean = np.mean([p for p, _ in finals]), np.mean([d for _, d in finals])
+    ppo_mean, dap_mean = mean_finals(finals)
     alc_text = f"{np.mean(alc_ratios):.2f}" if len(alc_ratios) else "not evaluated"
     if 0 < len(alc_ratios) < len(finals):  # only some seeds' runs evaluated
         alc_text += f" ({len(alc_ratios)} of {len(finals)} seeds evaluated)"
@@ -138,8 +143,9 @@ def task_metrics(seeds: dict) -> dict:
         aulcs.append((aulc(ppo_progress, 40), aulc(dap_progress, 40)))
         if all(os.path.exists(os.path.join(run, "eval.csv")) for run in (ppo_eval, dap)):  # --eval-every runs
             alcs.append((alc(rows(ppo_eval, "eval.csv")), alc(rows(dap, "eval.csv"))))
-        if side_by_side(ppo, dap) and cost(ppo) and cost(dap):
-            costs.append((cost(ppo), cost(dap)))
+        ppo_cost, dap_cost = cost(ppo), cost(dap)
+        if side_by_side(ppo, dap) and ppo_cost and dap_cost:
+            costs.append((ppo_cost, dap_cost))
         finals.append((last_episodes_mean(rows(ppo, "episodes.csv")), last_episodes_mean(rows(dap, "episodes.csv"))))
         curves.append((returns(ppo_progress, ITERATIONS), returns(dap_progress, ITERATIONS)))
     ppo_windows = window_means(np.mean([p for p, _ in curves], axis=0))
@@ -190,7 +196,7 @@ def main(variant: str = "ppo-dap") -> None:
         print("|" + " --- |" * 10)
         for _, _, row in table:
             print(row)
-        wins = sum(np.mean([d for _, d in f]) >= np.mean([p for p, _ in f]) for _, f, _ in table)
+        wins = sum(dap_mean >= ppo_mean for ppo_mean, dap_mean in (mean_finals(f) for _, f, _ in table))
         print(f"\nPPO-DAP's mean final return is at least PPO's on {wins} of the {len(table)} tasks run at 1M.")
 
 
