@@ -7,6 +7,7 @@ evaluation.
 
     python benchmarks/summarise_1m.py                    # the defaults (ppo-dap)
     python benchmarks/summarise_1m.py gaussian-prior     # another variant's 1M runs, against PPO on the same seeds
+    python benchmarks/summarise_1m.py strong-prior       # the prior from a stronger behaviour policy (strong_prior.sh)
 
 With the defaults it also covers the five other tasks of the paper (their 1M runs in
 `results/eight_tasks_1m/`, PPO and PPO-DAP side by side) and ends with one README row per task:
@@ -77,6 +78,7 @@ def new_task_runs(env_id: str) -> dict:
 # 1M runs of other variants, made one seed per invocation: {variant: pattern with {env} and {seed}}
 VARIANT_RUNS = {
     "gaussian-prior": "gaussian_1m/{env}_seed{seed}/runs/{env}/gaussian-prior/{env}__*",
+    "strong-prior": "strong_prior_1m/{env}/strong-prior/{env}__strong-prior__{seed}__*",  # strong_prior.sh
 }
 
 
