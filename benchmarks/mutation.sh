@@ -7,12 +7,15 @@
 # the tests that start subprocesses (signals, make_priors.sh, speed.py, same_numbers.py: plumbing, not maths).
 #   bash benchmarks/mutation.sh                 # all the algorithmic functions (about an hour on 2 cores)
 #   bash benchmarks/mutation.sh compute_gae     # some of them
+#   MUTATION_TESTS="tests/test_prior.py tests/test_directional.py" bash benchmarks/mutation.sh DiffusionPrior
+#                                               # against some test files only (a quicker first pass)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 work=${MUTATION_DIR:-/tmp/ppo_dap_mutation}
 rm -rf "$work" && mkdir -p "$work"
 cp -r "$repo/ppo_dap.py" "$repo/pretrain_prior.py" "$repo/priors" "$repo/tests" "$repo/benchmarks" "$work/"
-cat > "$work/setup.cfg" <<'CFG'
+test_lines=$(printf '    %s\n' ${MUTATION_TESTS:-tests/})  # one test path per line, as mutmut reads a list
+cat > "$work/setup.cfg" <<CFG
 [mutmut]
 source_paths=
     ppo_dap.py
@@ -21,7 +24,7 @@ also_copy=
     priors/
     benchmarks/
 pytest_add_cli_args_test_selection=
-    tests/
+$test_lines
 pytest_add_cli_args=
     -p
     no:cacheprovider

@@ -5,12 +5,13 @@
 # imitated. Here the behaviour is better than what PPO reaches early: for each ENV_ID
 #   1. unless data/{env}_behaviour1m.npz exists: plain PPO, seed 100 (the shipped priors' behaviour
 #      seed), for 1M steps, logging every transition;
-#   2. a DDPM prior pretrained (default pretraining flags) on the episodes that start in the log's
-#      last 300,000 steps, written to $OUT/{env}-strong.pt;
+#   2. for each prior kind in KINDS (default: diffusion), a prior pretrained (default pretraining flags)
+#      on the episodes that start in the log's last 300,000 steps, written to $OUT/{env}-strong[-{kind}].pt;
 #   3. the default 1M-step command with that prior (`--prior-path`), SEEDS one per run, two runs at a
 #      time, evaluating every 5000 steps; PPO's 1M runs on these seeds are in benchmarks/results
 #      (summarise_1m.py strong-prior tabulates the two).
 #   ENV_IDS="Hopper-v4 HalfCheetah-v4" SEEDS="1 2 3" bash benchmarks/strong_prior.sh
+#   KINDS="diffusion gaussian knn" SEEDS= bash benchmarks/strong_prior.sh     (the priors only, every kind)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-benchmarks/results/strong_prior_1m}
@@ -24,7 +25,9 @@ for env in ${ENV_IDS:-Hopper-v4 HalfCheetah-v4}; do
       --runs-dir runs/behaviour --save-model --total-timesteps 1000000 --save-rollouts "data/${env}_behaviour1m.partial.npz"
     mv "data/${env}_behaviour1m.partial.npz" "$log"
   fi
-  if [ ! -f "$out/$env-strong.pt" ]; then
+  for kind in ${KINDS:-diffusion}; do
+    prior=$out/$env-strong$([ "$kind" = diffusion ] || echo "-$kind").pt
+    [ -f "$prior" ] && continue
     python - "$log" "$out/${env}_last300k.npz" <<'PY'
 import sys
 import numpy as np
@@ -35,12 +38,12 @@ start = ends[ends < n - 300_000][-1] + 1  # the first episode that starts in the
 per_step = ("observations", "actions", "rewards", "terminations", "truncations")
 np.savez(sys.argv[2], **{k: v[start:] if k in per_step else v for k, v in d.items()})
 PY
-    OMP_NUM_THREADS=1 python pretrain_prior.py --dataset "$out/${env}_last300k.npz" --env-id "$env" \
-      --output "$out/$env-strong.pt" > "$out/$env-pretrain.log" 2>&1
-    rm "$out/${env}_last300k.npz"  # rebuilt from the log; the prior (about 150 kB) is kept
-  fi
-  for seed in ${SEEDS:-1 2 3}; do
+    OMP_NUM_THREADS=1 python pretrain_prior.py --dataset "$out/${env}_last300k.npz" --env-id "$env" --prior-kind "$kind" \
+      --output "$prior" > "${prior%.pt}-pretrain.log" 2>&1
+    rm "$out/${env}_last300k.npz"  # rebuilt from the log; the prior is kept
+  done
+  for seed in ${SEEDS-1 2 3}; do
     jobs+=("bash benchmarks/run_prefix.sh $out/$env strong-prior $seed 9999 $env --eval-every 5000 --eval-episodes 5 --prior-path $out/$env-strong.pt")
   done
 done
-printf '%s\n' "${jobs[@]}" | xargs -P "${JOBS:-2}" -I{} bash -c '{}'
+[ ${#jobs[@]} -eq 0 ] || printf '%s\n' "${jobs[@]}" | xargs -P "${JOBS:-2}" -I{} bash -c '{}'
