@@ -1,5 +1,6 @@
 """The eight-task table at 40 iterations (README "The paper's eight tasks"): pools the PPO vs PPO-DAP
-runs of the three first tasks (`results/aulc40_release`) and of the five others
+runs of the three first tasks (`results/aulc40_release`; for Hopper-v4 and HalfCheetah-v4, whose shipped
+priors changed, `results/aulc40_strong`) and of the five others
 (`results/eight_tasks_40it/*`, one folder per task or per task and seed) with compare.py's
 `--pool-runs`, writes the pooled tables to `results/eight_tasks_40it/pooled/`, and prints one
 README row per task: AULC@40 of both (median over seeds), PPO-DAP's mean ratio to PPO with its
@@ -26,6 +27,11 @@ import compare  # noqa: E402
 import summarise_1m  # noqa: E402
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+# Hopper-v4's and HalfCheetah-v4's shipped priors were replaced (README "A prior from a stronger behaviour
+# policy"): their runs in these earlier folders used the old priors, so every one of them but RPO's (which
+# uses no prior) is left out; `aulc40_strong` holds their PPO and PPO-DAP runs with the shipped priors.
+PRIOR_CHANGED = {"Hopper-v4", "HalfCheetah-v4"}
+EARLIER_PRIOR_FOLDERS = {"aulc40_release", "baselines_40it", "baselines_40it_hc"}
 TASKS = ["Walker2d-v4", "Hopper-v4", "HalfCheetah-v4", "Ant-v4", "Humanoid-v4", "Swimmer-v4", "InvertedPendulum-v4",
          "InvertedDoublePendulum-v4"]
 
@@ -94,13 +100,27 @@ def baselines_table(out_dir: str) -> None:
           "tasks run at 1M.")
 
 
+def current_runs(files: list) -> list:
+    """The rows of these runs.csv files, less those made with a prior that a task no longer ships."""
+    rows = []
+    for path in files:
+        earlier = os.path.relpath(path, RESULTS).split(os.sep)[0] in EARLIER_PRIOR_FOLDERS
+        rows += [r for r in compare.read_runs(path)
+                 if not (earlier and r["env_id"] in PRIOR_CHANGED and r["variant"] != "rpo")]
+    return rows
+
+
 def main() -> None:
     not_pooled = lambda pattern: sorted(f for f in glob.glob(os.path.join(RESULTS, pattern, "runs.csv"))  # noqa: E731
                                         if os.path.basename(os.path.dirname(f)) != "pooled")  # not this script's output
-    runs_files = [os.path.join(RESULTS, "aulc40_release", "runs.csv"), *not_pooled(os.path.join("eight_tasks_40it", "*")),
-                  *not_pooled("baselines_40it*"), *not_pooled(os.path.join("baselines_40it*", "*"))]
+    runs_files = [os.path.join(RESULTS, "aulc40_release", "runs.csv"), os.path.join(RESULTS, "aulc40_strong", "runs.csv"),
+                  *not_pooled(os.path.join("eight_tasks_40it", "*")), *not_pooled("baselines_40it*"),
+                  *not_pooled(os.path.join("baselines_40it*", "*"))]
     out_dir = os.path.join(RESULTS, "eight_tasks_40it", "pooled")
-    compare.main(compare.Args(pool_runs=runs_files, out_dir=out_dir))
+    os.makedirs(out_dir, exist_ok=True)
+    runs = current_runs(runs_files)
+    summary_rows, ratio_rows = compare.tabulate(runs, [v for v in compare.VARIANTS if any(r["variant"] == v for r in runs)], 40)
+    compare.write_tables(out_dir, summary_rows, ratio_rows, compare.Args(pool_runs=runs_files, out_dir=out_dir), runs)
     summary = {(r["env_id"], r["variant"]): r for r in compare.read_csv(os.path.join(out_dir, "results.csv"))}
     ratios = {(r["env_id"], r["metric"]): r for r in compare.read_csv(os.path.join(out_dir, "ratios.csv"))
               if r["variant"] == "ppo-dap"}

@@ -5,9 +5,9 @@ the worst 20-iteration window of the seed-mean training return over PPO's (windo
 not positive are skipped). PPO's ALC@40 comes from the `ppo-eval` reruns where the 1M PPO runs had no
 evaluation.
 
-    python benchmarks/summarise_1m.py                    # the defaults (ppo-dap)
-    python benchmarks/summarise_1m.py gaussian-prior     # another variant's 1M runs, against PPO on the same seeds
-    python benchmarks/summarise_1m.py strong-prior       # the prior from a stronger behaviour policy (strong_prior.sh)
+    python benchmarks/summarise_1m.py                       # the defaults (ppo-dap) with the shipped priors
+    python benchmarks/summarise_1m.py ppo-dap-300k-priors   # the same before Hopper-v4's and HalfCheetah-v4's priors changed
+    python benchmarks/summarise_1m.py gaussian-prior        # another variant's 1M runs, against PPO on the same seeds
 
 With the defaults it also covers the five other tasks of the paper (their 1M runs in
 `results/eight_tasks_1m/`, PPO and PPO-DAP side by side) and ends with one README row per task:
@@ -30,15 +30,16 @@ RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 ITERATIONS = 488  # a 1M-step run: 488 PPO iterations of 2048 steps
 
 # per task and seed: (PPO's run, PPO's evaluation rerun or None when the PPO run has eval.csv, PPO-DAP's run)
+PPO_RUNS = {
+    "Hopper-v4": {1: ("hopper_1m/seed1/runs/Hopper-v4/ppo/H*", "release_1m/Hopper-v4/ppo-eval/*__1__*"),
+                  2: ("hopper_1m/seed2/runs/Hopper-v4/ppo/H*", "release_1m/Hopper-v4/ppo-eval/*__2__*"),
+                  3: ("release_1m_side_by_side/seed3/runs/Hopper-v4/ppo/H*", None)},
+    "HalfCheetah-v4": {**{seed: (f"default_1m/HalfCheetah-v4_seed{seed}/runs/HalfCheetah-v4/ppo/H*", None) for seed in (1, 2)},
+                       3: ("default_1m/HalfCheetah-v4_seed3_ppo/runs/HalfCheetah-v4/ppo/H*", None)},
+}
 RUNS = {
-    "Hopper-v4": {
-        1: ("hopper_1m/seed1/runs/Hopper-v4/ppo/H*", "release_1m/Hopper-v4/ppo-eval/*__1__*",
-            "release_1m/Hopper-v4/ppo-dap/*__1__*"),
-        2: ("hopper_1m/seed2/runs/Hopper-v4/ppo/H*", "release_1m/Hopper-v4/ppo-eval/*__2__*",
-            "release_1m/Hopper-v4/ppo-dap/*__2__*"),
-        3: ("release_1m_side_by_side/seed3/runs/Hopper-v4/ppo/H*", None,
-            "release_1m_side_by_side/seed3/runs/Hopper-v4/ppo-dap/H*"),
-    },
+    "Hopper-v4": {seed: (*PPO_RUNS["Hopper-v4"][seed], f"strong_prior_1m/Hopper-v4/strong-prior/*__{seed}__*")
+                  for seed in (1, 2, 3)},
     "Walker2d-v4": {
         1: ("walker_1m/seed1/runs/Walker2d-v4/ppo/W*", "release_1m/Walker2d-v4/ppo-eval/*__1__*",
             "release_1m/Walker2d-v4/ppo-dap/*__1__*"),
@@ -47,12 +48,21 @@ RUNS = {
         3: ("default_1m/Walker2d-v4_seed3/runs/Walker2d-v4/ppo/W*", None,
             "default_1m/Walker2d-v4_seed3/runs/Walker2d-v4/ppo-dap/W*"),
     },
+    "HalfCheetah-v4": {seed: (*PPO_RUNS["HalfCheetah-v4"][seed],
+                              f"strong_prior_1m/HalfCheetah-v4/strong-prior/*__{seed}__*") for seed in (1, 2, 3)},
+}
+# The same tasks with the priors they shipped before (pretrained on a 300k-step behaviour run's log; now in
+# results/priors_300k): README "All 1M-step runs ... with the earlier priors".
+RUNS_300K_PRIORS = {
+    "Hopper-v4": {1: (*PPO_RUNS["Hopper-v4"][1], "release_1m/Hopper-v4/ppo-dap/*__1__*"),
+                  2: (*PPO_RUNS["Hopper-v4"][2], "release_1m/Hopper-v4/ppo-dap/*__2__*"),
+                  3: (*PPO_RUNS["Hopper-v4"][3], "release_1m_side_by_side/seed3/runs/Hopper-v4/ppo-dap/H*")},
+    "Walker2d-v4": RUNS["Walker2d-v4"],  # its prior did not change
     "HalfCheetah-v4": {
-        **{seed: (f"default_1m/HalfCheetah-v4_seed{seed}/runs/HalfCheetah-v4/ppo/H*", None,
-                  f"default_1m/HalfCheetah-v4_seed{seed}/runs/HalfCheetah-v4/ppo-dap/H*") for seed in (1, 2)},
+        **{seed: (*PPO_RUNS["HalfCheetah-v4"][seed], f"default_1m/HalfCheetah-v4_seed{seed}/runs/HalfCheetah-v4/ppo-dap/H*")
+           for seed in (1, 2)},
         # seed 3: the two runs were separate one-run invocations, side by side
-        3: ("default_1m/HalfCheetah-v4_seed3_ppo/runs/HalfCheetah-v4/ppo/H*", None,
-            "default_1m/HalfCheetah-v4_seed3_ppo-dap/runs/HalfCheetah-v4/ppo-dap/H*"),
+        3: (*PPO_RUNS["HalfCheetah-v4"][3], "default_1m/HalfCheetah-v4_seed3_ppo-dap/runs/HalfCheetah-v4/ppo-dap/H*"),
     },
 }
 
@@ -75,10 +85,12 @@ def new_task_runs(env_id: str) -> dict:
                    pattern.format(env=env_id, seed=seed, variant="ppo-dap")) for seed in sorted(seeds)}
 
 
-# 1M runs of other variants, made one seed per invocation: {variant: pattern with {env} and {seed}}
+# 1M runs of other variants, made one seed per invocation: {variant: {task: pattern with {seed}}}
+GAUSSIAN_1M = "gaussian_1m{suffix}/{env}_seed{{seed}}/runs/{env}/gaussian-prior/{env}__*"
 VARIANT_RUNS = {
-    "gaussian-prior": "gaussian_1m/{env}_seed{seed}/runs/{env}/gaussian-prior/{env}__*",
-    "strong-prior": "strong_prior_1m/{env}/strong-prior/{env}__strong-prior__{seed}__*",  # strong_prior.sh
+    "gaussian-prior": {env: GAUSSIAN_1M.format(env=env, suffix="_strong" if env in ("Hopper-v4", "HalfCheetah-v4") else "")
+                       for env in RUNS},
+    "gaussian-prior-300k-priors": {env: GAUSSIAN_1M.format(env=env, suffix="") for env in RUNS},
 }
 
 
@@ -162,15 +174,16 @@ def default_runs() -> dict:
 
 
 def main(variant: str = "ppo-dap") -> None:
-    if variant != "ppo-dap" and variant not in VARIANT_RUNS:
-        raise SystemExit(f"error: no 1M runs known for {variant}; choose from ppo-dap, {', '.join(VARIANT_RUNS)}.")
-    tasks = dict(RUNS) if variant != "ppo-dap" else default_runs()
+    if variant not in ("ppo-dap", "ppo-dap-300k-priors", *VARIANT_RUNS):
+        raise SystemExit(f"error: no 1M runs known for {variant}; choose from ppo-dap, ppo-dap-300k-priors, "
+                         f"{', '.join(VARIANT_RUNS)}.")
+    tasks = {"ppo-dap": default_runs(), "ppo-dap-300k-priors": RUNS_300K_PRIORS}.get(variant, RUNS)
     table = []
     for env_id, seeds in tasks.items():
         if not seeds:
             continue
-        if variant != "ppo-dap":  # the variant's runs in place of the defaults', on the seeds it has
-            pattern = VARIANT_RUNS[variant]
+        if variant in VARIANT_RUNS:  # the variant's runs in place of the defaults', on the seeds it has
+            pattern = VARIANT_RUNS[variant][env_id]
             seeds = {seed: (ppo, ppo_eval, pattern.format(env=env_id, seed=seed)) for seed, (ppo, ppo_eval, _) in seeds.items()
                      if glob.glob(os.path.join(RESULTS, pattern.format(env=env_id, seed=seed)))}
             if not seeds:

@@ -256,8 +256,15 @@ def test_eight_task_table_pools_the_folders_and_calls_each_task(tmp_path, monkey
     write_runs(str(tmp_path / "aulc40_release" / "runs.csv"),
                [("Walker2d-v4", "ppo", s, 100.0 + s, 10.0) for s in (1, 2, 3)]
                + [("Walker2d-v4", "ppo-dap", s, 1.5 * (100.0 + s), 12.0) for s in (1, 2, 3)]
-               + [("HalfCheetah-v4", "ppo", s, -100.0, 10.0) for s in (1, 2, 3)]
-               + [("HalfCheetah-v4", "ppo-dap", s, 200.0 + s, 11.0) for s in (1, 2, 3)])
+               + [("Hopper-v4", v, s, 100.0, 10.0) for v in ("ppo", "ppo-dap") for s in (1, 2, 3)])  # the old prior
+    # Hopper-v4 with its new prior: PPO-DAP at 2x PPO; the old-prior rows above and below must be left out
+    write_runs(str(tmp_path / "aulc40_strong" / "runs.csv"),
+               [("HalfCheetah-v4", "ppo", s, -100.0, 10.0) for s in (1, 2, 3)]
+               + [("HalfCheetah-v4", "ppo-dap", s, 200.0 + s, 11.0) for s in (1, 2, 3)]
+               + [("Hopper-v4", "ppo", s, 100.0 + s, 10.0) for s in (1, 2, 3)]
+               + [("Hopper-v4", "ppo-dap", s, 2 * (100.0 + s), 13.0) for s in (1, 2, 3)])
+    write_runs(str(tmp_path / "baselines_40it_hc" / "seed1" / "runs.csv"),
+               [("Hopper-v4", "rpo", 1, 90.0, 10.0), ("Hopper-v4", "knn-prior", 1, 500.0, 10.0)])
     write_runs(str(tmp_path / "eight_tasks_40it" / "Swimmer-v4" / "runs.csv"),
                [("Swimmer-v4", v, s, (50.0 + s) * (1.0 if v == "ppo" else 0.8), 10.0) for v in ("ppo", "ppo-dap") for s in (1, 2, 3)])
     # RPO above PPO-DAP on every Walker2d-v4 seed (161-163 against 151.5-154.5): RPO is the best baseline there
@@ -272,8 +279,12 @@ def test_eight_task_table_pools_the_folders_and_calls_each_task(tmp_path, monkey
     against = {line.split(" | ")[0].lstrip("| "): line for line in second.splitlines() if line.startswith("| ")}
     assert "| 1.59x [" in against["Walker2d-v4"] and "| 0 of 3 (best: RPO) |" in against["Walker2d-v4"]
     assert "| not run |" in against["HalfCheetah-v4"] and "| 3 of 3 (best: PPO) |" in against["HalfCheetah-v4"]
+    # Hopper-v4: only the runs with the shipped prior count (2.00x, not 1.00x); RPO (no prior) is kept, the
+    # retrieval prior's run with the old data is not
+    assert "2.00x [" in rows["Hopper-v4"] and "| 1.30 |" in rows["Hopper-v4"]
+    assert "| 2.00x [2.00, 2.00] | 0.89x [nan, nan] | not run | not run | 3 of 3 (best: PPO) |" in against["Hopper-v4"]
     assert "| 0 of 3 (best: PPO) |" in against["Swimmer-v4"]
-    assert "on every seed at 40 iterations on 1 tasks" in out and "on 0 of the 0 tasks run at 1M" in out
+    assert "on every seed at 40 iterations on 2 tasks" in out  # HalfCheetah-v4 and Hopper-v4 and "on 0 of the 0 tasks run at 1M" in out
     assert "1.50x" in rows["Walker2d-v4"] and "| better |" in rows["Walker2d-v4"] and "| 1.20 |" in rows["Walker2d-v4"]
     assert "+302 [" in rows["HalfCheetah-v4"] and "(difference)" in rows["HalfCheetah-v4"]  # PPO's AULC is negative
     assert "| worse |" in rows["Swimmer-v4"]  # below PPO on every seed
