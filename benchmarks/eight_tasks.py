@@ -76,7 +76,8 @@ def baselines_table(out_dir: str) -> None:
                 for v in ("ppo", "rpo", "ppo-dap")}
         if not aulc["ppo-dap"]:
             continue
-        cells = [early_gain(ratios[(task, v)]) if (task, v) in ratios else "not run"
+        cells = [early_gain(ratios[(task, v)]) if (task, v) in ratios
+                 else "earlier prior only" if task in PRIOR_CHANGED and v in ("rpo-dap", "knn-prior") else "not run"
                  for v in ("ppo-dap", "rpo", "rpo-dap", "knn-prior")]
         # the best on-policy baseline early: PPO or RPO, whichever has the higher mean AULC@40 on this task
         best = max((v for v in ("ppo", "rpo") if aulc[v]), key=lambda v: sum(aulc[v].values()) / len(aulc[v]))

@@ -282,7 +282,7 @@ def test_eight_task_table_pools_the_folders_and_calls_each_task(tmp_path, monkey
     # Hopper-v4: only the runs with the shipped prior count (2.00x, not 1.00x); RPO (no prior) is kept, the
     # retrieval prior's run with the old data is not
     assert "2.00x [" in rows["Hopper-v4"] and "| 1.30 |" in rows["Hopper-v4"]
-    assert "| 2.00x [2.00, 2.00] | 0.89x [nan, nan] | not run | not run | 3 of 3 (best: PPO) |" in against["Hopper-v4"]
+    assert "| 2.00x [2.00, 2.00] | 0.89x [nan, nan] | earlier prior only | earlier prior only | 3 of 3 (best: PPO) |" in against["Hopper-v4"]
     assert "| 0 of 3 (best: PPO) |" in against["Swimmer-v4"]
     assert "on every seed at 40 iterations on 2 tasks" in out  # HalfCheetah-v4 and Hopper-v4 and "on 0 of the 0 tasks run at 1M" in out
     assert "1.50x" in rows["Walker2d-v4"] and "| better |" in rows["Walker2d-v4"] and "| 1.20 |" in rows["Walker2d-v4"]
