@@ -92,6 +92,108 @@ def test_posterior_last_step_returns_clean_estimate():
     assert prior.posterior_mean_coef2[0].item() == pytest.approx(0.0, abs=1e-6)
 
 
+def bayes_posterior(betas: np.ndarray):
+    """q(a_{t-1} | a_t, a_0) by Bayes' rule from q(a_{t-1} | a_0) = N(sqrt(abar_{t-1}) a_0, 1 - abar_{t-1}) and
+    q(a_t | a_{t-1}) = N(sqrt(alpha_t) a_{t-1}, beta_t), in float64: abar, variance, coefficient of a_0 and
+    of a_t per step, index t - 1 (at t = 1 the posterior is the point a_0)."""
+    alphas = 1 - betas
+    abar = np.cumprod(alphas)
+    abar_prev = np.concatenate([[1.0], abar[:-1]])
+    var, coef_a0, coef_at = np.zeros_like(betas), np.ones_like(betas), np.zeros_like(betas)
+    for i in range(1, len(betas)):
+        var[i] = 1 / (1 / (1 - abar_prev[i]) + alphas[i] / betas[i])  # precisions add
+        coef_a0[i] = var[i] * np.sqrt(abar_prev[i]) / (1 - abar_prev[i])
+        coef_at[i] = var[i] * np.sqrt(alphas[i]) / betas[i]
+    return abar, var, coef_a0, coef_at
+
+
+@pytest.mark.parametrize("schedule, steps", [("cosine", 20), ("vp", 10)])
+def test_posterior_follows_bayes_rule_at_every_step(schedule, steps):
+    prior = DiffusionPrior(1, 1, num_diffusion_steps=steps, schedule=schedule)
+    abar, var, coef_a0, coef_at = bayes_posterior(prior.betas.double().numpy())
+    np.testing.assert_allclose(prior.alphas_cumprod.double().numpy(), abar, rtol=1e-5)
+    np.testing.assert_allclose(prior.posterior_variance.double().numpy(), var, rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(prior.posterior_mean_coef1.double().numpy(), coef_a0, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(prior.posterior_mean_coef2.double().numpy(), coef_at, rtol=1e-4, atol=1e-6)
+
+
+def test_sampler_with_the_exact_noise_predictor_gives_the_predicted_gaussian_in_env_units():
+    """Scaled data a_0 ~ N(mu, s^2): the exact noise prediction E[eps | a_t] is linear in a_t, so each
+    reverse step is linear-Gaussian and the samples' mean and variance follow a recursion written here
+    from the DDPM equations (a0_hat, the Bayes posterior mean, noise of variance beta_tilde_t but none at
+    the last step). Bounds [-2, 4]: env units are -2 + 3 (a + 1). Catches a wrong reverse-step coefficient,
+    noise scale, timestep or unit conversion in `sample`."""
+    torch.manual_seed(0)
+    mu, s, T = 0.2, 0.1, 20
+    prior = DiffusionPrior(1, 1, num_diffusion_steps=T)
+    prior.set_normalization(np.zeros(1), np.ones(1), np.array([-2.0]), np.array([4.0]))
+
+    def exact_eps(a_t, t, obs_n):
+        abar_t = prior.alphas_cumprod[t - 1][:, None]
+        return (1 - abar_t).sqrt() * (a_t - abar_t.sqrt() * mu) / (abar_t * s**2 + 1 - abar_t)
+
+    prior.eps = exact_eps
+    abar, var, coef_a0, coef_at = bayes_posterior(prior.betas.double().numpy())
+    mean, variance = 0.0, 1.0  # a_T ~ N(0, 1)
+    for i in range(T - 1, -1, -1):  # a0_hat = k a_t + c, then the posterior mean and noise
+        g = abar[i] * s**2 + 1 - abar[i]
+        k = (1 - (1 - abar[i]) / g) / np.sqrt(abar[i])
+        c = (1 - abar[i]) * mu / g
+        slope = coef_a0[i] * k + coef_at[i]
+        mean, variance = slope * mean + coef_a0[i] * c, slope**2 * variance + (var[i] if i > 0 else 0.0)
+    with torch.no_grad():
+        a = prior.sample(torch.zeros(1, 1), 200_000)[0, :, 0].double()
+    assert a.mean().item() == pytest.approx(-2 + 3 * (mean + 1), abs=0.003)
+    assert a.std().item() == pytest.approx(3 * np.sqrt(variance), rel=0.01)
+    assert 3 * np.sqrt(variance) < 0.25  # not the data's 3 s = 0.3: few-step DDPM sampling narrows it, as predicted
+
+
+def test_action_scaling_and_observation_normalisation_by_hand():
+    prior = DiffusionPrior(2, 2)
+    prior.set_normalization(np.array([1.0, -1.0]), np.array([2.0, 0.5]), np.array([-2.0, 0.0]), np.array([4.0, 1.0]))
+    env = torch.tensor([[-2.0, 0.0], [1.0, 0.75], [4.0, 1.0]])
+    scaled = torch.tensor([[-1.0, -1.0], [0.0, 0.5], [1.0, 1.0]])
+    torch.testing.assert_close(prior.scale_action(env), scaled)
+    torch.testing.assert_close(prior.unscale_action(scaled), env)
+    obs = torch.tensor([[3.0, -0.5], [1.0, 100.0], [-100.0, -1.0]])
+    torch.testing.assert_close(prior.normalize_obs(obs), torch.tensor([[1.0, 1.0], [0.0, 10.0], [-10.0, 0.0]]))
+
+
+def test_gaussian_prior_loss_is_the_normal_negative_log_likelihood_of_the_scaled_actions():
+    torch.manual_seed(0)
+    prior = GaussianPrior(2, 2, hidden_dim=16)
+    prior.set_normalization(np.array([0.5, 0.0]), np.array([2.0, 1.0]), np.array([-2.0, 0.0]), np.array([4.0, 1.0]))
+    obs = torch.randn(5, 2)
+    actions = torch.tensor([[1.0, 0.2], [-2.0, 1.0], [3.0, 0.9], [5.0, 0.5], [0.0, -0.3]])  # two outside the bounds
+    mean, log_std = prior.mean_log_std(prior.normalize_obs(obs))
+    a = prior.scale_action(actions).clamp(-1, 1)
+    nll = -torch.distributions.Normal(mean, log_std.exp()).log_prob(a).mean(-1)  # [5]
+    torch.testing.assert_close(prior.loss(obs, actions), nll.mean())
+    w = torch.tensor([1.0, 0.0, 2.0, 1.0, 0.5])
+    torch.testing.assert_close(prior.loss(obs, actions, w), (w * nll).sum() / w.sum())
+
+
+def test_gaussian_guidance_moves_the_mean_by_scale_times_variance_times_the_gradient():
+    """Q(a) = c . a in env units: its gradient in scaled units is c * (high - low) / 2, and each sample
+    moves by guidance_scale * sigma^2 * that gradient (the same noise draws with and without)."""
+    prior = GaussianPrior(1, 2, hidden_dim=16)
+    prior.set_normalization(np.zeros(1), np.ones(1), np.array([-2.0, 0.0]), np.array([4.0, 1.0]))
+    with torch.no_grad():
+        prior.out.weight.zero_()
+        prior.out.bias.copy_(torch.tensor([0.1, -0.2, np.log(0.05), np.log(0.1)]))  # mean (0.1, -0.2), std (0.05, 0.1)
+    c = torch.tensor([1.0, -2.0])
+    obs = torch.zeros(3, 1)
+    torch.manual_seed(3)
+    plain = prior.sample(obs, 4)
+    torch.manual_seed(3)
+    guided = prior.sample(obs, 4, guidance=lambda a: (a * c).sum(-1), guidance_scale=2.0)
+    shift_scaled = 2.0 * torch.tensor([0.05**2, 0.1**2]) * c * torch.tensor([3.0, 0.5])
+    torch.testing.assert_close(prior.scale_action(guided) - prior.scale_action(plain), shift_scaled.expand(3, 4, 2),
+                               atol=1e-5, rtol=1e-4)
+    torch.manual_seed(3)
+    torch.testing.assert_close(prior.sample(obs, 4, guidance=lambda a: (a * c).sum(-1), guidance_scale=0.0), plain)
+
+
 # ---------------------------------------------------------------- the sampler recovers a multimodal p(a | s)
 def test_ddpm_recovers_state_dependent_bimodal_distribution():
     """For state s, a = +0.5 + 0.2 s (prob 0.7) or -0.5 + 0.2 s (prob 0.3), plus N(0, 0.05^2).
