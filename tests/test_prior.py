@@ -194,6 +194,57 @@ def test_gaussian_guidance_moves_the_mean_by_scale_times_variance_times_the_grad
     torch.testing.assert_close(prior.sample(obs, 4, guidance=lambda a: (a * c).sum(-1), guidance_scale=0.0), plain)
 
 
+def test_ddpm_loss_by_hand_with_the_same_random_draws():
+    """||eps - eps_w(sqrt(abar_t) a0 + sqrt(1 - abar_t) eps, t, s)||^2 averaged over action dims, then over
+    the batch; t uniform in 1..T drawn before eps; a0 the scaled action clipped to [-1, 1]."""
+    torch.manual_seed(0)
+    prior = DiffusionPrior(2, 2, num_diffusion_steps=5, hidden_dim=16)
+    prior.set_normalization(np.array([1.0, 0.0]), np.array([2.0, 1.0]), np.array([-2.0, 0.0]), np.array([4.0, 1.0]))
+    obs, actions = torch.randn(64, 2), torch.tensor([[1.0, 0.5], [5.0, -0.1]]).repeat(32, 1)  # half outside the bounds
+    torch.manual_seed(7)
+    loss = prior.loss(obs, actions)
+    torch.manual_seed(7)
+    t = torch.randint(1, 6, (64,))
+    noise = torch.randn(64, 2)
+    assert t.min() == 1 and t.max() == 5  # every step drawn
+    a0 = torch.tensor([[0.0, 0.0], [1.0, -1.0]]).repeat(32, 1)
+    abar = prior.alphas_cumprod[t - 1][:, None]
+    with torch.no_grad():
+        pred = prior.eps(abar.sqrt() * a0 + (1 - abar).sqrt() * noise, t, prior.normalize_obs(obs))
+    torch.testing.assert_close(loss.detach(), ((noise - pred) ** 2).mean())
+
+
+def test_noise_network_reads_action_time_embedding_and_state_in_that_order():
+    torch.manual_seed(0)
+    prior = DiffusionPrior(3, 2, hidden_dim=8, num_hidden_layers=2, time_dim=4)
+    a_t, t, obs_n = torch.randn(5, 2), torch.tensor([1, 2, 3, 4, 5]), torch.randn(5, 3)
+    x = torch.cat([a_t, timestep_embedding(t, 4), obs_n], dim=-1)
+    for layer in prior.hidden:
+        x = torch.nn.functional.mish(layer(x))
+    torch.testing.assert_close(prior.eps(a_t, t, obs_n), prior.out(x))
+    assert [layer.in_features for layer in prior.hidden] == [9, 8] and prior.out.out_features == 2
+
+
+def test_the_classes_defaults_are_the_pretraining_flags_defaults():
+    """Code that builds a prior without pretrain_prior.py gets the network the CLI trains."""
+    args = pretrain_prior.Args(dataset="unused.npz")
+    ddpm = DiffusionPrior(3, 2).config
+    assert (ddpm["num_diffusion_steps"], ddpm["schedule"], ddpm["hidden_dim"], ddpm["num_hidden_layers"]) == (
+        args.num_diffusion_steps, args.schedule, args.hidden_dim, args.num_hidden_layers)
+    assert ddpm["time_dim"] == 16 and ddpm["kind"] == "diffusion" and (ddpm["obs_dim"], ddpm["act_dim"]) == (3, 2)
+    gauss = GaussianPrior(3, 2).config
+    assert (gauss["hidden_dim"], gauss["num_hidden_layers"], gauss["kind"]) == (args.hidden_dim, args.num_hidden_layers, "gaussian")
+
+
+def test_gaussian_log_std_is_clamped_to_its_range():
+    prior = GaussianPrior(1, 2, hidden_dim=8)
+    with torch.no_grad():
+        prior.out.weight.zero_()
+        prior.out.bias.copy_(torch.tensor([0.0, 0.0, 3.0, -7.0]))
+    mean, log_std = prior.mean_log_std(torch.zeros(4, 1))
+    torch.testing.assert_close(log_std, torch.tensor([[1.0, -5.0]]).expand(4, 2))
+
+
 # ---------------------------------------------------------------- the sampler recovers a multimodal p(a | s)
 def test_ddpm_recovers_state_dependent_bimodal_distribution():
     """For state s, a = +0.5 + 0.2 s (prob 0.7) or -0.5 + 0.2 s (prob 0.3), plus N(0, 0.05^2).
