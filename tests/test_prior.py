@@ -170,6 +170,11 @@ def test_clipping_the_clean_estimate_keeps_a_zero_noise_predictor_off_the_bounds
 
 
 def test_action_scaling_and_observation_normalisation_by_hand():
+    fresh = GaussianPrior(2, 2, hidden_dim=8)  # before set_normalization: identity statistics, bounds [-1, 1]
+    x = torch.tensor([[0.3, -20.0], [-0.7, 0.9]])
+    torch.testing.assert_close(fresh.normalize_obs(x), x.clamp(-10, 10))
+    torch.testing.assert_close(fresh.scale_action(x), x)
+    torch.testing.assert_close(fresh.unscale_action(x), x)
     prior = DiffusionPrior(2, 2)
     prior.set_normalization(np.array([1.0, -1.0]), np.array([2.0, 0.5]), np.array([-2.0, 0.0]), np.array([4.0, 1.0]))
     env = torch.tensor([[-2.0, 0.0], [1.0, 0.75], [4.0, 1.0]])
