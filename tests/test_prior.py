@@ -271,6 +271,43 @@ def test_gaussian_log_std_is_clamped_to_its_range():
     torch.testing.assert_close(log_std, torch.tensor([[1.0, -5.0]]).expand(4, 2))
 
 
+@pytest.mark.parametrize("kind", ["diffusion", "gaussian"])
+def test_guidance_acts_only_with_both_a_critic_and_a_positive_scale(kind):
+    torch.manual_seed(0)
+    prior = DiffusionPrior(2, 1, num_diffusion_steps=5, hidden_dim=8) if kind == "diffusion" else GaussianPrior(2, 1, hidden_dim=8)
+    obs = torch.randn(3, 2)
+    critic = lambda a: 5.0 * a[:, 0]  # noqa: E731
+
+    def draw(**kwargs):
+        torch.manual_seed(1)
+        with torch.no_grad():
+            return prior.sample(obs, 4, **kwargs)
+
+    plain = draw()
+    torch.testing.assert_close(draw(guidance=critic), plain)  # no scale given: no guidance
+    torch.testing.assert_close(draw(guidance_scale=0.5), plain)  # no critic given: no guidance, no error
+    assert draw(guidance=critic, guidance_scale=0.5).mean() > plain.mean() + 0.1  # a small scale acts, up the critic
+
+
+def test_gaussian_guidance_takes_the_gradient_at_the_mean_clipped_to_the_bounds():
+    """Q(a) = -|a - 1|^2 in env units, bounds [-2, 4], means +1.5 and -1.5 in scaled units (outside): the
+    gradient is taken at the clipped means (env 4 and -2): -2 (4 - 1) * 3 = -18 and -2 (-2 - 1) * 3 = +18
+    per scaled unit, so with sigma 0.2 and scale 1 the means move to +0.78 and -0.78 (unclipped: +-0.42)."""
+    prior = GaussianPrior(1, 2, hidden_dim=8)
+    prior.set_normalization(np.zeros(1), np.ones(1), np.array([-2.0, -2.0]), np.array([4.0, 4.0]))
+    with torch.no_grad():
+        prior.out.weight.zero_()
+        prior.out.bias.copy_(torch.tensor([1.5, -1.5, np.log(0.2), np.log(0.2)]))
+    obs = torch.zeros(2, 1)
+    torch.manual_seed(3)
+    noise = 0.2 * torch.randn(2 * 5, 2)
+    torch.manual_seed(3)
+    guided = prior.sample(obs, 5, guidance=lambda a: -((a - 1.0) ** 2).sum(-1), guidance_scale=1.0)
+    expected = (torch.tensor([1.5 - 0.2**2 * 18.0, -1.5 + 0.2**2 * 18.0]) + noise).clamp(-1, 1)
+    assert (expected.abs() < 1).float().mean() > 0.5
+    torch.testing.assert_close(prior.scale_action(guided).reshape(-1, 2), expected, atol=1e-5, rtol=1e-5)
+
+
 # ---------------------------------------------------------------- the sampler recovers a multimodal p(a | s)
 def test_ddpm_recovers_state_dependent_bimodal_distribution():
     """For state s, a = +0.5 + 0.2 s (prob 0.7) or -0.5 + 0.2 s (prob 0.3), plus N(0, 0.05^2).
