@@ -37,9 +37,12 @@ PPO_RUNS = {
     "HalfCheetah-v4": {**{seed: (f"default_1m/HalfCheetah-v4_seed{seed}/runs/HalfCheetah-v4/ppo/H*", None) for seed in (1, 2)},
                        3: ("default_1m/HalfCheetah-v4_seed3_ppo/runs/HalfCheetah-v4/ppo/H*", None)},
 }
+# seed 4 of the tasks whose priors changed: PPO and PPO-DAP side by side (one compare.py per task)
+SEED4 = "strong_prior_1m_side_by_side/{env}_seed4/runs/{env}/{variant}/{env}__{variant}__4__*"
 RUNS = {
-    "Hopper-v4": {seed: (*PPO_RUNS["Hopper-v4"][seed], f"strong_prior_1m/Hopper-v4/strong-prior/*__{seed}__*")
-                  for seed in (1, 2, 3)},
+    "Hopper-v4": {**{seed: (*PPO_RUNS["Hopper-v4"][seed], f"strong_prior_1m/Hopper-v4/strong-prior/*__{seed}__*")
+                     for seed in (1, 2, 3)},
+                  4: (SEED4.format(env="Hopper-v4", variant="ppo"), None, SEED4.format(env="Hopper-v4", variant="ppo-dap"))},
     "Walker2d-v4": {
         1: ("walker_1m/seed1/runs/Walker2d-v4/ppo/W*", "release_1m/Walker2d-v4/ppo-eval/*__1__*",
             "release_1m/Walker2d-v4/ppo-dap/*__1__*"),
