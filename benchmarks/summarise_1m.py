@@ -51,8 +51,10 @@ RUNS = {
         3: ("default_1m/Walker2d-v4_seed3/runs/Walker2d-v4/ppo/W*", None,
             "default_1m/Walker2d-v4_seed3/runs/Walker2d-v4/ppo-dap/W*"),
     },
-    "HalfCheetah-v4": {seed: (*PPO_RUNS["HalfCheetah-v4"][seed],
-                              f"strong_prior_1m/HalfCheetah-v4/strong-prior/*__{seed}__*") for seed in (1, 2, 3)},
+    "HalfCheetah-v4": {**{seed: (*PPO_RUNS["HalfCheetah-v4"][seed],
+                                 f"strong_prior_1m/HalfCheetah-v4/strong-prior/*__{seed}__*") for seed in (1, 2, 3)},
+                       4: (SEED4.format(env="HalfCheetah-v4", variant="ppo"), None,
+                           SEED4.format(env="HalfCheetah-v4", variant="ppo-dap"))},
 }
 # The same tasks with the priors they shipped before (pretrained on a 300k-step behaviour run's log; now in
 # results/priors_300k): README "All 1M-step runs ... with the earlier priors".
