@@ -38,7 +38,7 @@ BUGS = [
 SELECTED = [b for b in BUGS if not sys.argv[1:] or any(w.lower() in b[0].lower() for w in sys.argv[1:])]
 for name, f, old, new in SELECTED:
     work = os.path.join(tempfile.mkdtemp(), "repo")
-    shutil.copytree(SRC, work, ignore=shutil.ignore_patterns(".git", "runs", "results", "__pycache__"))
+    shutil.copytree(SRC, work, ignore=shutil.ignore_patterns(".git", "runs", "results", "data", "__pycache__"))
     text = open(os.path.join(work, f)).read()
     assert text.count(old) == 1, (name, text.count(old))
     open(os.path.join(work, f), "w").write(text.replace(old, new))
