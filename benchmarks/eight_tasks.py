@@ -30,7 +30,7 @@ RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 # Hopper-v4's and HalfCheetah-v4's shipped priors were replaced (README "A prior from a stronger behaviour
 # policy"): their runs in these earlier folders used the old priors, so every one of them but RPO's (which
 # uses no prior) is left out; `aulc40_strong` holds their PPO and PPO-DAP runs with the shipped priors.
-PRIOR_CHANGED = {"Hopper-v4", "HalfCheetah-v4"}
+PRIOR_CHANGED = summarise_1m.PRIOR_CHANGED
 EARLIER_PRIOR_FOLDERS = {"aulc40_release", "baselines_40it", "baselines_40it_hc"}
 TASKS = ["Walker2d-v4", "Hopper-v4", "HalfCheetah-v4", "Ant-v4", "Humanoid-v4", "Swimmer-v4", "InvertedPendulum-v4",
          "InvertedDoublePendulum-v4"]

@@ -29,6 +29,9 @@ from summarise_screen import returns, window_means  # noqa: E402
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 ITERATIONS = 488  # a 1M-step run: 488 PPO iterations of 2048 steps
 
+# the tasks whose shipped priors were replaced by priors from a stronger behaviour (README "A prior from a
+# stronger behaviour policy"); their runs with the earlier priors are kept apart
+PRIOR_CHANGED = ("Hopper-v4", "HalfCheetah-v4")
 # per task and seed: (PPO's run, PPO's evaluation rerun or None when the PPO run has eval.csv, PPO-DAP's run)
 PPO_RUNS = {
     "Hopper-v4": {1: ("hopper_1m/seed1/runs/Hopper-v4/ppo/H*", "release_1m/Hopper-v4/ppo-eval/*__1__*"),
@@ -93,7 +96,7 @@ def new_task_runs(env_id: str) -> dict:
 # 1M runs of other variants, made one seed per invocation: {variant: {task: pattern with {seed}}}
 GAUSSIAN_1M = "gaussian_1m{suffix}/{env}_seed{{seed}}/runs/{env}/gaussian-prior/{env}__*"
 VARIANT_RUNS = {
-    "gaussian-prior": {env: GAUSSIAN_1M.format(env=env, suffix="_strong" if env in ("Hopper-v4", "HalfCheetah-v4") else "")
+    "gaussian-prior": {env: GAUSSIAN_1M.format(env=env, suffix="_strong" if env in PRIOR_CHANGED else "")
                        for env in RUNS},
     "gaussian-prior-300k-priors": {env: GAUSSIAN_1M.format(env=env, suffix="") for env in RUNS},
 }
