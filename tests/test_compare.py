@@ -284,7 +284,8 @@ def test_eight_task_table_pools_the_folders_and_calls_each_task(tmp_path, monkey
     assert "2.00x [" in rows["Hopper-v4"] and "| 1.30 |" in rows["Hopper-v4"]
     assert "| 2.00x [2.00, 2.00] | 0.89x [nan, nan] | earlier prior only | earlier prior only | 3 of 3 (best: PPO) |" in against["Hopper-v4"]
     assert "| 0 of 3 (best: PPO) |" in against["Swimmer-v4"]
-    assert "on every seed at 40 iterations on 2 tasks" in out  # HalfCheetah-v4 and Hopper-v4 and "on 0 of the 0 tasks run at 1M" in out
+    # HalfCheetah-v4 and Hopper-v4 above the best baseline on every seed; no 1M runs
+    assert "on every seed at 40 iterations on 2 tasks" in out and "on 0 of the 0 tasks run at 1M" in out
     assert "1.50x" in rows["Walker2d-v4"] and "| better |" in rows["Walker2d-v4"] and "| 1.20 |" in rows["Walker2d-v4"]
     assert "+302 [" in rows["HalfCheetah-v4"] and "(difference)" in rows["HalfCheetah-v4"]  # PPO's AULC is negative
     assert "| worse |" in rows["Swimmer-v4"]  # below PPO on every seed
