@@ -336,7 +336,7 @@ def main(args: Args) -> list:
     os.makedirs(args.out_dir, exist_ok=True)
     if args.pool_runs:  # no new runs: one table over the runs of earlier invocations
         runs = [r for path in args.pool_runs for r in read_runs(path)]
-        variants = [v for v in VARIANTS if any(r["variant"] == v for r in runs)]
+        variants = variants_of(runs)
     else:
         jobs = [(e, v, s) for e in args.env_ids for s in args.seeds for v in args.variants]
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
@@ -347,6 +347,11 @@ def main(args: Args) -> list:
     write_tables(args.out_dir, summary, ratios, args, runs)
     print(open(os.path.join(args.out_dir, "results.md")).read())
     return runs
+
+
+def variants_of(runs: list) -> list:
+    """The variants that appear in these runs, in VARIANTS' order (the tables' order)."""
+    return [v for v in VARIANTS if any(r["variant"] == v for r in runs)]
 
 
 if __name__ == "__main__":

@@ -120,7 +120,7 @@ def main() -> None:
     out_dir = os.path.join(RESULTS, "eight_tasks_40it", "pooled")
     os.makedirs(out_dir, exist_ok=True)
     runs = current_runs(runs_files)
-    summary_rows, ratio_rows = compare.tabulate(runs, [v for v in compare.VARIANTS if any(r["variant"] == v for r in runs)], 40)
+    summary_rows, ratio_rows = compare.tabulate(runs, compare.variants_of(runs), 40)
     compare.write_tables(out_dir, summary_rows, ratio_rows, compare.Args(pool_runs=runs_files, out_dir=out_dir), runs)
     summary = {(r["env_id"], r["variant"]): r for r in compare.read_csv(os.path.join(out_dir, "results.csv"))}
     ratios = {(r["env_id"], r["metric"]): r for r in compare.read_csv(os.path.join(out_dir, "ratios.csv"))
