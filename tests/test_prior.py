@@ -134,24 +134,22 @@ def test_sampler_with_the_exact_noise_predictor_gives_the_predicted_gaussian_in_
 
     prior.eps = exact_eps
     abar, var, coef_a0, coef_at = bayes_posterior(prior.betas.double().numpy())
-    mean, variance = 0.0, 1.0  # a_T ~ N(0, 1)
+    # guidance by Q(a) = q a (env units): every reverse mean but the last moves by g * beta_tilde_t * dQ/da_scaled,
+    # dQ/da_scaled = 3 q, and the later steps carry each shift on with their slope
+    g, q = 1.0, 1.0
+    mean, variance, shift = 0.0, 1.0, 0.0  # a_T ~ N(0, 1)
     for i in range(T - 1, -1, -1):  # a0_hat = k a_t + c, then the posterior mean and noise
-        g = abar[i] * s**2 + 1 - abar[i]
-        k = (1 - (1 - abar[i]) / g) / np.sqrt(abar[i])
-        c = (1 - abar[i]) * mu / g
+        precision_term = abar[i] * s**2 + 1 - abar[i]
+        k = (1 - (1 - abar[i]) / precision_term) / np.sqrt(abar[i])
+        c = (1 - abar[i]) * mu / precision_term
         slope = coef_a0[i] * k + coef_at[i]
         mean, variance = slope * mean + coef_a0[i] * c, slope**2 * variance + (var[i] if i > 0 else 0.0)
+        shift = slope * shift + (g * var[i] * 3 * q if i > 0 else 0.0)
     with torch.no_grad():
         a = prior.sample(torch.zeros(1, 1), 200_000)[0, :, 0].double()
     assert a.mean().item() == pytest.approx(-2 + 3 * (mean + 1), abs=0.003)
     assert a.std().item() == pytest.approx(3 * np.sqrt(variance), rel=0.01)
     assert 3 * np.sqrt(variance) < 0.25  # not the data's 3 s = 0.3: few-step DDPM sampling narrows it, as predicted
-    # guidance by Q(a) = q a (env units): every reverse mean but the last moves by g * beta_tilde_t * dQ/da_scaled,
-    # dQ/da_scaled = 3 q, and the later steps carry each shift on with their slope
-    g, q, shift = 1.0, 1.0, 0.0
-    for i in range(T - 1, -1, -1):
-        k = (1 - (1 - abar[i]) / (abar[i] * s**2 + 1 - abar[i])) / np.sqrt(abar[i])
-        shift = (coef_a0[i] * k + coef_at[i]) * shift + (g * var[i] * 3 * q if i > 0 else 0.0)
     with torch.no_grad():
         guided = prior.sample(torch.zeros(1, 1), 200_000, guidance=lambda a: q * a[:, 0], guidance_scale=g)[0, :, 0]
     assert shift > 0.05
