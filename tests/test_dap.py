@@ -268,6 +268,44 @@ def test_dap_changes_the_actor_update(tmp_path):
     assert not torch.equal(ma["actor_logstd"], mb["actor_logstd"])
 
 
+def test_each_epoch_shares_every_proposal_state_out_once_with_its_own_targets(tmp_path, monkeypatch):
+    """(d) The proposal states are split over the minibatches like PPO's states: each minibatch takes
+    its share, each epoch visits every one once (in a fresh order), and the rows of obs, proposals,
+    weights, moments and the filter's mask handed to the losses belong to the same states."""
+    targets, calls, dist_inputs = [], [], []
+    real_step, real_get_dist = ppo_dap.dap_step, Agent.get_dist
+    real_im, real_kl = ppo_dap.imitation_loss, ppo_dap.kl_loss
+    monkeypatch.setattr(ppo_dap, "dap_step", lambda *a, **k: targets.append(real_step(*a, **k)) or targets[-1])
+    monkeypatch.setattr(Agent, "get_dist", lambda self, x: dist_inputs.append(x) or real_get_dist(self, x))
+
+    def recording_im(dist, proposals, weights, imitate_std):
+        calls.append({"obs": dist_inputs[-1], "proposals": proposals, "weights": weights})
+        return real_im(dist, proposals, weights, imitate_std)
+
+    def recording_kl(dist, m, v, active):
+        calls[-1].update(m=m, v=v, active=active)
+        return real_kl(dist, m, v, active)
+
+    monkeypatch.setattr(ppo_dap, "imitation_loss", recording_im)
+    monkeypatch.setattr(ppo_dap, "kl_loss", recording_kl)
+    ppo_dap.main(walker_args(tmp_path, total_timesteps=256, kl_coef=0.01, prior_filter="q"))
+    (dap,) = targets
+    assert len(calls) == 2 * 4  # --update-epochs 2 x --num-minibatches 4
+    orders = []
+    for epoch in range(2):
+        order = []
+        for call in calls[4 * epoch:4 * epoch + 4]:
+            assert len(call["proposals"]) == 32 // 4
+            rows = [int(torch.nonzero((dap.proposals == p).all(-1).all(-1))[0]) for p in call["proposals"]]
+            for key, full in (("obs", dap.obs), ("proposals", dap.proposals), ("weights", dap.weights),
+                              ("m", dap.mean), ("v", dap.var), ("active", dap.active)):
+                assert torch.equal(call[key], full[rows]), key
+            order += rows
+        assert sorted(order) == list(range(32))  # every proposal state once per epoch
+        orders.append(order)
+    assert orders[0] != orders[1]  # a fresh order each epoch
+
+
 # ---------------------------------------------------------------- tiny PPO-DAP runs
 @pytest.mark.parametrize("peft", ["lora", "adapter"])
 def test_tiny_ppo_dap_run_with_shipped_prior(tmp_path, peft, capsys):
@@ -325,10 +363,17 @@ def test_knn_prior_runs_with_peft_none_and_is_refused_with_peft_or_guidance(tmp_
     (dict(num_proposals=0), "--num-proposals must be positive"),
     (dict(imitation_coef=-0.1), "--imitation-coef must be zero or positive"),
     (dict(prior_anneal_steps=0), "--prior-anneal-steps must be positive"),
+    (dict(proposal_states=3), "--proposal-states 3 must be at least --num-minibatches 4"),
 ])
 def test_bad_dap_flags(tmp_path, kw, message):
     with pytest.raises(SystemExit, match=message):
         ppo_dap.main(walker_args(tmp_path, **kw))
+
+
+def test_few_proposal_states_are_fine_for_ppo_alone(tmp_path):
+    """--proposal-states is a DAP flag: with both coefficients at zero it is not checked."""
+    run_dir = ppo_dap.main(walker_args(tmp_path, total_timesteps=256, proposal_states=3, imitation_coef=0.0))
+    assert len(read_csv(os.path.join(run_dir, "progress.csv"))) == 1
 
 
 # ---------------------------------------------------------------- the return release
