@@ -738,11 +738,11 @@ def train(args: Args, stop: InterruptFlag) -> str:
 
         # Optimizing the policy and value network
         b_inds = np.arange(args.batch_size)
-        dap_inds = np.arange(len(dap.obs)) if dap_now else None  # DAP (d): the proposal states, shared out below
+        dap_inds = np.arange(len(dap.obs)) if dap_now else None  # DAP: the proposal states of (d), dealt out below
         clipfracs = []
         for epoch in range(args.update_epochs):
             np.random.shuffle(b_inds)
-            if dap_now:  # DAP (d)
+            if dap_now:  # DAP
                 np.random.shuffle(dap_inds)
             for start in range(0, args.batch_size, args.minibatch_size):
                 end = start + args.minibatch_size
@@ -773,17 +773,17 @@ def train(args: Args, stop: InterruptFlag) -> str:
                 loss = pg_loss - args.ent_coef * entropy_loss + v_loss * args.vf_coef
 
                 # DAP (d): small, annealed imitation and soft-KL terms toward the reweighted proposals;
-                # the clipped PPO loss above is unchanged. Like PPO's states, the proposal states are shared
-                # out over the minibatches: each minibatch takes its 1/num_minibatches of them, so an epoch
-                # visits each proposal state once and the terms' mean gradient is that over all of them.
+                # the clipped PPO loss above is unchanged. Like PPO's states, the proposal states are dealt
+                # out over the minibatches (each takes its 1/num_minibatches of them), so an epoch visits
+                # each proposal state once and the terms' mean gradient is that over all of them.
                 if dap_now:
                     mb_dap = dap_inds[start * len(dap_inds) // args.batch_size:end * len(dap_inds) // args.batch_size]
                     dap_dist = agent.get_dist(dap.obs[mb_dap])
                     im_loss = imitation_loss(dap_dist, dap.proposals[mb_dap], dap.weights[mb_dap], args.imitate_std)
                     loss = loss + imitation_coef * im_loss
                     if kl_coef > 0:  # speed: no KL graph at the default --kl-coef 0 (it would add exact zeros)
-                        k_loss = kl_loss(dap_dist, dap.mean[mb_dap], dap.var[mb_dap], dap.active[mb_dap])
-                        loss = loss + kl_coef * k_loss
+                        k_loss = kl_loss(dap_dist, dap.mean[mb_dap], dap.var[mb_dap], dap.active[mb_dap])  # DAP
+                        loss = loss + kl_coef * k_loss  # DAP
 
                 optimizer.zero_grad()
                 loss.backward()
