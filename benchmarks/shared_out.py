@@ -1,0 +1,84 @@
+"""The (d) terms dealt out over the minibatches (the current code) against their earlier form, in which
+every minibatch took them over all the proposal states (README "Speed"): the eight tasks at 40
+iterations, seeds 1-5, AULC@40 of PPO-DAP against PPO for each form.
+
+The earlier form's runs and PPO's are those of the eight-task table (`eight_tasks.py`); the current
+form's are `aulc40_shared_out/` (Walker2d-v4, Hopper-v4, HalfCheetah-v4: PPO and PPO-DAP side by side
+on the 2-core machine, so their cost compares) and `eight_tasks_40it_shared_out_h100/` (the five
+others: PPO-DAP alone, on the CPU cores of the lent H100 machine, so only their returns compare).
+
+    python benchmarks/shared_out.py
+"""
+
+import glob
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import compare  # noqa: E402
+import eight_tasks  # noqa: E402
+
+RESULTS = eight_tasks.RESULTS
+SIDE_BY_SIDE = "aulc40_shared_out"  # the current form beside PPO, on the machine of PPO's runs
+ELSEWHERE = "eight_tasks_40it_shared_out_h100"  # the current form alone, on another machine
+
+
+def earlier_runs() -> list:
+    """PPO's runs and the earlier form's PPO-DAP runs, as the eight-task table pools them."""
+    not_pooled = lambda pattern: sorted(f for f in glob.glob(os.path.join(RESULTS, pattern, "runs.csv"))  # noqa: E731
+                                        if os.path.basename(os.path.dirname(f)) != "pooled")
+    files = [os.path.join(RESULTS, "aulc40_release", "runs.csv"), os.path.join(RESULTS, "aulc40_strong", "runs.csv"),
+             *not_pooled(os.path.join("eight_tasks_40it", "*"))]
+    return [r for r in eight_tasks.current_runs(files) if r["variant"] in ("ppo", "ppo-dap")]
+
+
+def gain(ratio_row: dict) -> str:
+    """A ratios row's mean ratio with its bootstrap and Student-t 95% intervals, or the mean difference
+    with its intervals where PPO's value is not positive."""
+    r = ratio_row
+    if r["mean_ratio"] == r["mean_ratio"]:  # not nan
+        return f"{r['mean_ratio']:.2f}x [{r['ci_low']:.2f}, {r['ci_high']:.2f}] [{r['t_low']:.2f}, {r['t_high']:.2f}]"
+    return (f"{r['mean_difference']:+.0f} [{r['diff_ci_low']:+.0f}, {r['diff_ci_high']:+.0f}] "
+            f"[{r['diff_t_low']:+.0f}, {r['diff_t_high']:+.0f}] (difference)")
+
+
+def early_learning(ratio_row: dict) -> str:
+    """eight_tasks.verdict on the ratio minus 1, or on the difference where there is no ratio."""
+    r = ratio_row
+    if r["mean_ratio"] == r["mean_ratio"]:
+        return eight_tasks.verdict((r["ci_low"] - 1, r["ci_high"] - 1), (r["t_low"] - 1, r["t_high"] - 1))
+    return eight_tasks.verdict((r["diff_ci_low"], r["diff_ci_high"]), (r["diff_t_low"], r["diff_t_high"]))
+
+
+def against_ppo(runs: list, metric: str) -> dict:
+    """compare.py's ratio row of PPO-DAP against PPO for one metric."""
+    _, ratios = compare.tabulate(runs, ["ppo", "ppo-dap"], 40)
+    return next(r for r in ratios if r["metric"] == metric)
+
+
+def main() -> None:
+    earlier = earlier_runs()
+    side_by_side = compare.read_runs(os.path.join(RESULTS, SIDE_BY_SIDE, "runs.csv"))
+    elsewhere = compare.read_runs(os.path.join(RESULTS, ELSEWHERE, "runs.csv"))
+    print("| task | AULC@40 vs PPO [bootstrap 95%] [Student-t 95%]: earlier form | current form | early learning, "
+          "current form | training time / PPO [bootstrap 95%], current form | the current form's runs |")
+    print("|" + " --- |" * 6)
+    for task in eight_tasks.TASKS:
+        of = lambda runs, variant: [r for r in runs if r["env_id"] == task and r["variant"] == variant]  # noqa: E731
+        ppo = of(earlier, "ppo")
+        before = against_ppo(ppo + of(earlier, "ppo-dap"), "aulc")
+        if of(side_by_side, "ppo-dap"):
+            now_runs = of(side_by_side, "ppo") + of(side_by_side, "ppo-dap")
+            same = sorted((r["seed"], r["aulc"]) for r in of(side_by_side, "ppo")) == sorted((r["seed"], r["aulc"]) for r in ppo)
+            train = against_ppo(now_runs, "train_s")
+            cost = f"{train['mean_ratio']:.2f} [{train['ci_low']:.2f}, {train['ci_high']:.2f}]"
+            where = f"beside PPO, 2-core machine (PPO's reruns {'identical to' if same else 'DIFFERENT from'} the table's)"
+        else:
+            now_runs = ppo + of(elsewhere, "ppo-dap")
+            cost, where = "not comparable", "alone, on the H100 machine's CPU; PPO: the table's runs"
+        now = against_ppo(now_runs, "aulc")
+        print(f"| {task} | {gain(before)} | {gain(now)} | {early_learning(now)} | {cost} | {where} |")
+
+
+if __name__ == "__main__":
+    main()
