@@ -13,6 +13,7 @@ others: PPO-DAP alone, on the CPU cores of the lent H100 machine, so only their 
 import glob
 import os
 import sys
+from typing import Optional
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import compare  # noqa: E402
@@ -50,10 +51,10 @@ def early_learning(ratio_row: dict) -> str:
     return eight_tasks.verdict((r["diff_ci_low"], r["diff_ci_high"]), (r["diff_t_low"], r["diff_t_high"]))
 
 
-def against_ppo(runs: list, metric: str) -> dict:
-    """compare.py's ratio row of PPO-DAP against PPO for one metric."""
+def against_ppo(runs: list, metric: str) -> Optional[dict]:
+    """compare.py's ratio row of PPO-DAP against PPO for one metric (None where either has no run)."""
     _, ratios = compare.tabulate(runs, ["ppo", "ppo-dap"], 40)
-    return next(r for r in ratios if r["metric"] == metric)
+    return next((r for r in ratios if r["metric"] == metric), None)
 
 
 def main() -> None:
@@ -77,6 +78,8 @@ def main() -> None:
             now_runs = ppo + of(elsewhere, "ppo-dap")
             cost, where = "not comparable", "alone, on the H100 machine's CPU; PPO: the table's runs"
         now = against_ppo(now_runs, "aulc")
+        if before is None or now is None:  # a task without runs of both forms
+            continue
         print(f"| {task} | {gain(before)} | {gain(now)} | {early_learning(now)} | {cost} | {where} |")
 
 

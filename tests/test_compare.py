@@ -334,3 +334,54 @@ def test_1m_table_finds_both_folder_layouts_and_compares_costs_only_side_by_side
     assert "| 10 / 20 | 10 / 20 | yes |" in rows["Ant-v4"] and "| 0.98 | 1.010 |" in rows["Ant-v4"]
     assert "Humanoid-v4" not in rows  # no runs: no row
     assert "at least PPO's on 1 of the 2 tasks run at 1M" in out
+
+
+def test_shared_out_table_compares_the_two_forms_and_times_only_runs_beside_ppo(tmp_path, monkeypatch, capsys):
+    import eight_tasks
+    import shared_out
+
+    def write_runs(path, rows):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        keys = ["env_id", "variant", "seed", "wall_s", "peak_rss_mb", "run_dir", "aulc", "alc", "final_return",
+                "eval_return", "train_s", "peak_gpu_mb"]
+        with open(path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=keys)
+            writer.writeheader()
+            for env, variant, seed, aulc, train_s in rows:
+                writer.writerow(dict(env_id=env, variant=variant, seed=seed, wall_s=train_s, peak_rss_mb=100.0,
+                                     run_dir="x", aulc=aulc, alc="", final_return=aulc, eval_return=aulc,
+                                     train_s=train_s, peak_gpu_mb=""))
+
+    seeds = (1, 2, 3)
+    # the earlier form: Walker2d-v4 at 1.5x PPO, HalfCheetah-v4 +300 over a negative PPO, Swimmer-v4 at 0.8x
+    write_runs(str(tmp_path / "aulc40_release" / "runs.csv"),
+               [("Walker2d-v4", "ppo", s, 100.0 + s, 10.0) for s in seeds]
+               + [("Walker2d-v4", "ppo-dap", s, 1.5 * (100.0 + s), 13.0) for s in seeds])
+    write_runs(str(tmp_path / "aulc40_strong" / "runs.csv"),
+               [("HalfCheetah-v4", "ppo", s, -100.0 - s, 10.0) for s in seeds]
+               + [("HalfCheetah-v4", "ppo-dap", s, 200.0 - s, 13.0) for s in seeds])
+    write_runs(str(tmp_path / "eight_tasks_40it" / "Swimmer-v4" / "runs.csv"),
+               [("Swimmer-v4", "ppo", s, 50.0 + s, 10.0) for s in seeds]
+               + [("Swimmer-v4", "ppo-dap", s, 0.8 * (50.0 + s), 10.0) for s in seeds])
+    # the current form beside PPO: Walker2d-v4 at 1.2x, 1.1x the time; HalfCheetah-v4's PPO reruns differ
+    write_runs(str(tmp_path / "aulc40_shared_out" / "runs.csv"),
+               [("Walker2d-v4", "ppo", s, 100.0 + s, 10.0) for s in seeds]
+               + [("Walker2d-v4", "ppo-dap", s, 1.2 * (100.0 + s), 11.0) for s in seeds]
+               + [("HalfCheetah-v4", "ppo", s, -90.0, 10.0) for s in seeds]
+               + [("HalfCheetah-v4", "ppo-dap", s, 210.0, 12.0) for s in seeds])
+    # the current form elsewhere: Swimmer-v4 at 1.25x the table's PPO, times of another machine (not compared)
+    write_runs(str(tmp_path / "eight_tasks_40it_shared_out_h100" / "runs.csv"),
+               [("Swimmer-v4", "ppo-dap", s, 1.25 * (50.0 + s), 99.0) for s in seeds])
+    monkeypatch.setattr(shared_out, "RESULTS", str(tmp_path))
+    monkeypatch.setattr(eight_tasks, "RESULTS", str(tmp_path))
+    shared_out.main()
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in capsys.readouterr().out.splitlines()
+            if line.startswith("| ") and not line.startswith(("| task", "| ---"))}
+    assert set(rows) == {"Walker2d-v4", "HalfCheetah-v4", "Swimmer-v4"}  # tasks without both forms are left out
+    assert "| 1.50x [1.50, 1.50] [1.50, 1.50] | 1.20x [1.20, 1.20] [1.20, 1.20] | better | 1.10 [1.10, 1.10] |" in rows["Walker2d-v4"]
+    assert "identical to the table's" in rows["Walker2d-v4"]
+    # HalfCheetah-v4: differences, the current form against its own PPO reruns (+300 each), flagged as different
+    assert "| +300 [+300, +300] [+300, +300] (difference) | +300 [+300, +300] [+300, +300] (difference) |" in rows["HalfCheetah-v4"]
+    assert "| 1.20 [1.20, 1.20] |" in rows["HalfCheetah-v4"] and "DIFFERENT from the table's" in rows["HalfCheetah-v4"]
+    assert "| 0.80x [" in rows["Swimmer-v4"] and "| 1.25x [" in rows["Swimmer-v4"]
+    assert "| better | not comparable | alone" in rows["Swimmer-v4"]
