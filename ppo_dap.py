@@ -125,7 +125,7 @@ class Args:
     num_proposals: int = 8
     """(b) K, actions proposed by the prior per state"""
     proposal_states: int = 256
-    """(b) states of each batch (drawn at random) that get proposals"""
+    """(b) states of each batch (drawn at random) that get proposals; (d) deals them out over the minibatches, so at least --num-minibatches"""
     guidance_scale: float = 0.0
     """(b) critic-gradient guidance inside the reverse diffusion (0 = off)"""
     q_lr: float = 1e-3

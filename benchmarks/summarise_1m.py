@@ -8,6 +8,7 @@ evaluation.
     python benchmarks/summarise_1m.py                       # the defaults (ppo-dap) with the shipped priors
     python benchmarks/summarise_1m.py ppo-dap-300k-priors   # the same before Hopper-v4's and HalfCheetah-v4's priors changed
     python benchmarks/summarise_1m.py gaussian-prior        # another variant's 1M runs, against PPO on the same seeds
+    python benchmarks/summarise_1m.py ppo-dap-current-form  # the defaults' runs made after the (d) terms changed form
 
 With the defaults it also covers the five other tasks of the paper (their 1M runs in
 `results/eight_tasks_1m/`, PPO and PPO-DAP side by side) and ends with one README row per task:
@@ -99,6 +100,8 @@ VARIANT_RUNS = {
     "gaussian-prior": {env: GAUSSIAN_1M.format(env=env, suffix="_strong" if env in PRIOR_CHANGED else "")
                        for env in RUNS},
     "gaussian-prior-300k-priors": {env: GAUSSIAN_1M.format(env=env, suffix="") for env in RUNS},
+    # the defaults with the current form of the (d) terms (stop 14, README "Speed"); the runs above used the earlier form
+    "ppo-dap-current-form": {env: f"shared_out_1m/{env}_seed{{seed}}/runs/{env}/ppo-dap/{env}__*" for env in RUNS},
 }
 
 
