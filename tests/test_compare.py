@@ -238,20 +238,22 @@ def test_same_numbers_tells_an_unchanged_copy_from_a_changed_one(tmp_path):
         assert same_numbers.main(args) == (name == "unchanged")
 
 
+def write_runs(path, rows):
+    """A runs.csv as compare.py writes it, from (env, variant, seed, aulc, train_s) rows (the returns = aulc)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    keys = ["env_id", "variant", "seed", "wall_s", "peak_rss_mb", "run_dir", "aulc", "alc", "final_return",
+            "eval_return", "train_s", "peak_gpu_mb"]
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=keys)
+        writer.writeheader()
+        for env, variant, seed, aulc, train_s in rows:
+            writer.writerow(dict(env_id=env, variant=variant, seed=seed, wall_s=train_s, peak_rss_mb=100.0,
+                                 run_dir="x", aulc=aulc, alc="", final_return=aulc, eval_return=aulc,
+                                 train_s=train_s, peak_gpu_mb=""))
+
+
 def test_eight_task_table_pools_the_folders_and_calls_each_task(tmp_path, monkeypatch, capsys):
     import eight_tasks
-
-    def write_runs(path, rows):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        keys = ["env_id", "variant", "seed", "wall_s", "peak_rss_mb", "run_dir", "aulc", "alc", "final_return",
-                "eval_return", "train_s", "peak_gpu_mb"]
-        with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=keys)
-            writer.writeheader()
-            for env, variant, seed, aulc, train_s in rows:
-                writer.writerow(dict(env_id=env, variant=variant, seed=seed, wall_s=train_s, peak_rss_mb=100.0,
-                                     run_dir="x", aulc=aulc, alc="", final_return=aulc, eval_return=aulc,
-                                     train_s=train_s, peak_gpu_mb=""))
 
     write_runs(str(tmp_path / "aulc40_release" / "runs.csv"),
                [("Walker2d-v4", "ppo", s, 100.0 + s, 10.0) for s in (1, 2, 3)]
@@ -339,18 +341,6 @@ def test_1m_table_finds_both_folder_layouts_and_compares_costs_only_side_by_side
 def test_shared_out_table_compares_the_two_forms_and_times_only_runs_beside_ppo(tmp_path, monkeypatch, capsys):
     import eight_tasks
     import shared_out
-
-    def write_runs(path, rows):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        keys = ["env_id", "variant", "seed", "wall_s", "peak_rss_mb", "run_dir", "aulc", "alc", "final_return",
-                "eval_return", "train_s", "peak_gpu_mb"]
-        with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=keys)
-            writer.writeheader()
-            for env, variant, seed, aulc, train_s in rows:
-                writer.writerow(dict(env_id=env, variant=variant, seed=seed, wall_s=train_s, peak_rss_mb=100.0,
-                                     run_dir="x", aulc=aulc, alc="", final_return=aulc, eval_return=aulc,
-                                     train_s=train_s, peak_gpu_mb=""))
 
     seeds = (1, 2, 3)
     # the earlier form: Walker2d-v4 at 1.5x PPO, HalfCheetah-v4 +300 over a negative PPO, Swimmer-v4 at 0.8x
