@@ -34,6 +34,9 @@ BUGS = [
  ("the rollout acts with the mean", "ppo_dap.py", "        action = torch.normal(action_mean, action_std)", "        action = action_mean.clone()"),
  ("RPO never perturbs", "ppo_dap.py", "        elif self.rpo_alpha > 0:", "        elif self.rpo_alpha < 0:"),
  ("knn proposes the farthest states", "pretrain_prior.py", "topk(k, dim=1, largest=False)", "topk(k, dim=1, largest=True)"),
+ ("the (d) rows of a minibatch misaligned (its proposals rolled)", "ppo_dap.py",
+  "im_loss = imitation_loss(dap_dist, dap.proposals[mb_dap], dap.weights[mb_dap], args.imitate_std)",
+  "im_loss = imitation_loss(dap_dist, dap.proposals[np.roll(mb_dap, 1)], dap.weights[mb_dap], args.imitate_std)"),
 ]
 SELECTED = [b for b in BUGS if not sys.argv[1:] or any(w.lower() in b[0].lower() for w in sys.argv[1:])]
 for name, f, old, new in SELECTED:
