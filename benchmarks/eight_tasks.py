@@ -111,12 +111,17 @@ def current_runs(files: list) -> list:
     return rows
 
 
-def main() -> None:
+def run_files() -> list:
+    """The runs.csv files of the 40-iteration runs this table pools (not this script's own output)."""
     not_pooled = lambda pattern: sorted(f for f in glob.glob(os.path.join(RESULTS, pattern, "runs.csv"))  # noqa: E731
-                                        if os.path.basename(os.path.dirname(f)) != "pooled")  # not this script's output
-    runs_files = [os.path.join(RESULTS, "aulc40_release", "runs.csv"), os.path.join(RESULTS, "aulc40_strong", "runs.csv"),
-                  *not_pooled(os.path.join("eight_tasks_40it", "*")), *not_pooled("baselines_40it*"),
-                  *not_pooled(os.path.join("baselines_40it*", "*"))]
+                                        if os.path.basename(os.path.dirname(f)) != "pooled")
+    return [os.path.join(RESULTS, "aulc40_release", "runs.csv"), os.path.join(RESULTS, "aulc40_strong", "runs.csv"),
+            *not_pooled(os.path.join("eight_tasks_40it", "*")), *not_pooled("baselines_40it*"),
+            *not_pooled(os.path.join("baselines_40it*", "*"))]
+
+
+def main() -> None:
+    runs_files = run_files()
     out_dir = os.path.join(RESULTS, "eight_tasks_40it", "pooled")
     os.makedirs(out_dir, exist_ok=True)
     runs = current_runs(runs_files)

@@ -10,7 +10,6 @@ others: PPO-DAP alone, on the CPU cores of the lent H100 machine, so only their 
     python benchmarks/shared_out.py
 """
 
-import glob
 import os
 import sys
 from typing import Optional
@@ -26,11 +25,7 @@ ELSEWHERE = "eight_tasks_40it_shared_out_h100"  # the current form alone, on ano
 
 def earlier_runs() -> list:
     """PPO's runs and the earlier form's PPO-DAP runs, as the eight-task table pools them."""
-    not_pooled = lambda pattern: sorted(f for f in glob.glob(os.path.join(RESULTS, pattern, "runs.csv"))  # noqa: E731
-                                        if os.path.basename(os.path.dirname(f)) != "pooled")
-    files = [os.path.join(RESULTS, "aulc40_release", "runs.csv"), os.path.join(RESULTS, "aulc40_strong", "runs.csv"),
-             *not_pooled(os.path.join("eight_tasks_40it", "*"))]
-    return [r for r in eight_tasks.current_runs(files) if r["variant"] in ("ppo", "ppo-dap")]
+    return [r for r in eight_tasks.current_runs(eight_tasks.run_files()) if r["variant"] in ("ppo", "ppo-dap")]
 
 
 def gain(ratio_row: dict) -> str:
