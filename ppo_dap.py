@@ -21,7 +21,6 @@ import multiprocessing
 import os
 import random
 import signal
-import sys
 import time
 import warnings
 from collections import deque

@@ -17,10 +17,11 @@ the only baseline run at 1M; and the count of tasks where PPO-DAP matches or bea
     python benchmarks/eight_tasks.py
 """
 
-import csv
 import glob
 import os
 import sys
+
+import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import compare  # noqa: E402
@@ -44,6 +45,19 @@ def verdict(boot: tuple, student_t: tuple) -> str:
     if boot[1] < 0 and student_t[1] < 0:
         return "worse"
     return "no difference shown"
+
+
+def gain_and_verdict(row: dict) -> tuple:
+    """(gain, verdict) of a ratios row of PPO-DAP's AULC against PPO's (strings from ratios.csv or numbers
+    from compare.tabulate): the mean ratio with its bootstrap and Student-t 95% intervals, or the mean
+    difference with its intervals where PPO's value is not positive (no ratio), and `verdict` on them."""
+    f = lambda key: float(row[key])  # noqa: E731
+    if row["mean_ratio"] not in ("", "nan") and not np.isnan(f("mean_ratio")):
+        return (f"{f('mean_ratio'):.2f}x [{f('ci_low'):.2f}, {f('ci_high'):.2f}] [{f('t_low'):.2f}, {f('t_high'):.2f}]",
+                verdict((f("ci_low") - 1, f("ci_high") - 1), (f("t_low") - 1, f("t_high") - 1)))
+    return (f"{f('mean_difference'):+.0f} [{f('diff_ci_low'):.0f}, {f('diff_ci_high'):.0f}] "
+            f"[{f('diff_t_low'):.0f}, {f('diff_t_high'):.0f}] (difference)",
+            verdict((f("diff_ci_low"), f("diff_ci_high")), (f("diff_t_low"), f("diff_t_high"))))
 
 
 def early_gain(row: dict) -> str:
@@ -138,17 +152,10 @@ def main() -> None:
             print(f"| {task} | not run |" + " |" * 7)
             continue
         ppo, dap, aulc = summary[(task, "ppo")], summary[(task, "ppo-dap")], ratios[(task, "aulc")]
-        f = lambda key: float(aulc[key])  # noqa: E731
-        if aulc["mean_ratio"] not in ("", "nan"):
-            gain = f"{f('mean_ratio'):.2f}x [{f('ci_low'):.2f}, {f('ci_high'):.2f}] [{f('t_low'):.2f}, {f('t_high'):.2f}]"
-            call = verdict((f("ci_low") - 1, f("ci_high") - 1), (f("t_low") - 1, f("t_high") - 1))
-        else:  # PPO's AULC is not positive: a ratio means nothing
-            gain = (f"+{f('mean_difference'):.0f} [{f('diff_ci_low'):.0f}, {f('diff_ci_high'):.0f}] "
-                    f"[{f('diff_t_low'):.0f}, {f('diff_t_high'):.0f}] (difference)")
-            call = verdict((f("diff_ci_low"), f("diff_ci_high")), (f("diff_t_low"), f("diff_t_high")))
+        gain, call = gain_and_verdict(aulc)
         time_ratio, rss_ratio = float(ratios[(task, "train_s")]["mean_ratio"]), float(ratios[(task, "peak_rss_mb")]["mean_ratio"])
         print(f"| {task} | {dap['seeds']} | {float(ppo['aulc']):.0f} / {float(dap['aulc']):.0f} | {gain}, p = "
-              f"{f('wilcoxon_p'):.3f} | {call} | {float(ppo['eval_return']):.0f} / {float(dap['eval_return']):.0f} | "
+              f"{float(aulc['wilcoxon_p']):.3f} | {call} | {float(ppo['eval_return']):.0f} / {float(dap['eval_return']):.0f} | "
               f"{time_ratio:.2f} | {rss_ratio:.3f} |")
     baselines_table(out_dir)
 

@@ -28,24 +28,6 @@ def earlier_runs() -> list:
     return [r for r in eight_tasks.current_runs(eight_tasks.run_files()) if r["variant"] in ("ppo", "ppo-dap")]
 
 
-def gain(ratio_row: dict) -> str:
-    """A ratios row's mean ratio with its bootstrap and Student-t 95% intervals, or the mean difference
-    with its intervals where PPO's value is not positive."""
-    r = ratio_row
-    if r["mean_ratio"] == r["mean_ratio"]:  # not nan
-        return f"{r['mean_ratio']:.2f}x [{r['ci_low']:.2f}, {r['ci_high']:.2f}] [{r['t_low']:.2f}, {r['t_high']:.2f}]"
-    return (f"{r['mean_difference']:+.0f} [{r['diff_ci_low']:+.0f}, {r['diff_ci_high']:+.0f}] "
-            f"[{r['diff_t_low']:+.0f}, {r['diff_t_high']:+.0f}] (difference)")
-
-
-def early_learning(ratio_row: dict) -> str:
-    """eight_tasks.verdict on the ratio minus 1, or on the difference where there is no ratio."""
-    r = ratio_row
-    if r["mean_ratio"] == r["mean_ratio"]:
-        return eight_tasks.verdict((r["ci_low"] - 1, r["ci_high"] - 1), (r["t_low"] - 1, r["t_high"] - 1))
-    return eight_tasks.verdict((r["diff_ci_low"], r["diff_ci_high"]), (r["diff_t_low"], r["diff_t_high"]))
-
-
 def against_ppo(runs: list, metric: str) -> Optional[dict]:
     """compare.py's ratio row of PPO-DAP against PPO for one metric (None where either has no run)."""
     _, ratios = compare.tabulate(runs, ["ppo", "ppo-dap"], 40)
@@ -75,7 +57,8 @@ def main() -> None:
         now = against_ppo(now_runs, "aulc")
         if before is None or now is None:  # a task without runs of both forms
             continue
-        print(f"| {task} | {gain(before)} | {gain(now)} | {early_learning(now)} | {cost} | {where} |")
+        (gain_before, _), (gain_now, call_now) = eight_tasks.gain_and_verdict(before), eight_tasks.gain_and_verdict(now)
+        print(f"| {task} | {gain_before} | {gain_now} | {call_now} | {cost} | {where} |")
 
 
 if __name__ == "__main__":
