@@ -12,7 +12,6 @@ others: PPO-DAP alone, on the CPU cores of the lent H100 machine, so only their 
 
 import os
 import sys
-from typing import Optional
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import compare  # noqa: E402
@@ -28,10 +27,10 @@ def earlier_runs() -> list:
     return [r for r in eight_tasks.current_runs(eight_tasks.run_files()) if r["variant"] in ("ppo", "ppo-dap")]
 
 
-def against_ppo(runs: list, metric: str) -> Optional[dict]:
-    """compare.py's ratio row of PPO-DAP against PPO for one metric (None where either has no run)."""
+def against_ppo(runs: list) -> dict:
+    """compare.py's ratio rows of PPO-DAP against PPO, by metric (empty where either has no run)."""
     _, ratios = compare.tabulate(runs, ["ppo", "ppo-dap"], 40)
-    return next((r for r in ratios if r["metric"] == metric), None)
+    return {r["metric"]: r for r in ratios}
 
 
 def main() -> None:
@@ -44,20 +43,19 @@ def main() -> None:
     for task in eight_tasks.TASKS:
         of = lambda runs, variant: [r for r in runs if r["env_id"] == task and r["variant"] == variant]  # noqa: E731
         ppo = of(earlier, "ppo")
-        before = against_ppo(ppo + of(earlier, "ppo-dap"), "aulc")
+        before = against_ppo(ppo + of(earlier, "ppo-dap")).get("aulc")
         if of(side_by_side, "ppo-dap"):
-            now_runs = of(side_by_side, "ppo") + of(side_by_side, "ppo-dap")
+            now = against_ppo(of(side_by_side, "ppo") + of(side_by_side, "ppo-dap"))
             same = sorted((r["seed"], r["aulc"]) for r in of(side_by_side, "ppo")) == sorted((r["seed"], r["aulc"]) for r in ppo)
-            train = against_ppo(now_runs, "train_s")
+            train = now["train_s"]
             cost = f"{train['mean_ratio']:.2f} [{train['ci_low']:.2f}, {train['ci_high']:.2f}]"
             where = f"beside PPO, 2-core machine (PPO's reruns {'identical to' if same else 'DIFFERENT from'} the table's)"
         else:
-            now_runs = ppo + of(elsewhere, "ppo-dap")
+            now = against_ppo(ppo + of(elsewhere, "ppo-dap"))
             cost, where = "not comparable", "alone, on the H100 machine's CPU; PPO: the table's runs"
-        now = against_ppo(now_runs, "aulc")
-        if before is None or now is None:  # a task without runs of both forms
+        if before is None or "aulc" not in now:  # a task without runs of both forms
             continue
-        (gain_before, _), (gain_now, call_now) = eight_tasks.gain_and_verdict(before), eight_tasks.gain_and_verdict(now)
+        (gain_before, _), (gain_now, call_now) = eight_tasks.gain_and_verdict(before), eight_tasks.gain_and_verdict(now["aulc"])
         print(f"| {task} | {gain_before} | {gain_now} | {call_now} | {cost} | {where} |")
 
 
