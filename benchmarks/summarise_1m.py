@@ -10,8 +10,9 @@ evaluation.
     python benchmarks/summarise_1m.py gaussian-prior        # another variant's 1M runs, against PPO on the same seeds
     python benchmarks/summarise_1m.py ppo-dap-current-form  # the defaults' runs made after the (d) terms changed form
 
-With the defaults it also covers the five other tasks of the paper (their 1M runs in
-`results/eight_tasks_1m/`, PPO and PPO-DAP side by side) and ends with one README row per task:
+With the defaults (either form of the (d) terms) it also covers the five other tasks of the paper (their 1M runs in
+`results/eight_tasks_1m/`, PPO and PPO-DAP side by side; the current form's in `results/shared_out_1m/`)
+and ends with one README row per task:
 final return against PPO, the cost of pairs that ran side by side, and the count of tasks where
 PPO-DAP's mean final return is at least PPO's.
 """
@@ -100,9 +101,21 @@ VARIANT_RUNS = {
     "gaussian-prior": {env: GAUSSIAN_1M.format(env=env, suffix="_strong" if env in PRIOR_CHANGED else "")
                        for env in RUNS},
     "gaussian-prior-300k-priors": {env: GAUSSIAN_1M.format(env=env, suffix="") for env in RUNS},
-    # the defaults with the current form of the (d) terms (stop 14, README "Speed"); the runs above used the earlier form
-    "ppo-dap-current-form": {env: f"shared_out_1m/{env}_seed{{seed}}/runs/{env}/ppo-dap/{env}__*" for env in RUNS},
+    # the defaults with the current form of the (d) terms (stop 14, README "Speed"), on all eight tasks; the
+    # runs above used the earlier form
+    "ppo-dap-current-form": {env: f"shared_out_1m/{env}_seed{{seed}}/runs/{env}/ppo-dap/{env}__*"
+                             for env in [*RUNS, *NEW_TASKS]},
 }
+# the variants whose README table covers the eight tasks, with the count of tasks at least PPO's
+EIGHT_TASK_VARIANTS = ("ppo-dap", "ppo-dap-current-form")
+
+
+def ppo_beside(variant_pattern: str, ppo_pattern: str) -> str:
+    """PPO's run of this seed: the one in the variant's own folder where compare.py ran it beside the
+    variant (the same numbers as `ppo_pattern`'s run, and a cost that compares), else `ppo_pattern`."""
+    env_dir = os.path.dirname(os.path.dirname(variant_pattern))  # X/runs/{env}/{variant}/{run} -> X/runs/{env}
+    beside = os.path.join(env_dir, "ppo", "*__ppo__*")
+    return beside if glob.glob(os.path.join(RESULTS, beside)) else ppo_pattern
 
 
 def run_dir(pattern: str) -> str:
@@ -188,15 +201,15 @@ def main(variant: str = "ppo-dap") -> None:
     if variant not in ("ppo-dap", "ppo-dap-300k-priors", *VARIANT_RUNS):
         raise SystemExit(f"error: no 1M runs known for {variant}; choose from ppo-dap, ppo-dap-300k-priors, "
                          f"{', '.join(VARIANT_RUNS)}.")
-    tasks = {"ppo-dap": default_runs(), "ppo-dap-300k-priors": RUNS_300K_PRIORS}.get(variant, RUNS)
+    tasks = default_runs() if variant in EIGHT_TASK_VARIANTS else RUNS_300K_PRIORS if variant == "ppo-dap-300k-priors" else RUNS
     table = []
     for env_id, seeds in tasks.items():
         if not seeds:
             continue
         if variant in VARIANT_RUNS:  # the variant's runs in place of the defaults', on the seeds it has
             pattern = VARIANT_RUNS[variant][env_id]
-            seeds = {seed: (ppo, ppo_eval, pattern.format(env=env_id, seed=seed)) for seed, (ppo, ppo_eval, _) in seeds.items()
-                     if glob.glob(os.path.join(RESULTS, pattern.format(env=env_id, seed=seed)))}
+            seeds = {seed: (ppo_beside(pattern.format(env=env_id, seed=seed), ppo), ppo_eval, pattern.format(env=env_id, seed=seed))
+                     for seed, (ppo, ppo_eval, _) in seeds.items() if glob.glob(os.path.join(RESULTS, pattern.format(env=env_id, seed=seed)))}
             if not seeds:
                 continue
         m = task_metrics(seeds)
@@ -215,7 +228,7 @@ def main(variant: str = "ppo-dap") -> None:
         print(f"  worst 20-iteration window of the seed-mean return / PPO's: {window_ratios.min():.2f} "
               f"(window starting at iteration {int(np.argmin(window_ratios)) + 1})")
         table.append((env_id, finals, readme_row(env_id, finals, aulcs, alc_ratios, costs, window_ratios.min())))
-    if variant == "ppo-dap":
+    if variant in EIGHT_TASK_VARIANTS:
         print("\n| task | seeds | AULC@40: PPO / PPO-DAP per seed | ALC@40 (paper) / PPO, mean | final return (last 100): "
               "PPO / PPO-DAP per seed | mean final return: PPO / PPO-DAP | PPO-DAP at least PPO | worst 20-iteration "
               "window / PPO | training time / PPO | peak RSS / PPO |")

@@ -337,6 +337,19 @@ def test_1m_table_finds_both_folder_layouts_and_compares_costs_only_side_by_side
     assert "Humanoid-v4" not in rows  # no runs: no row
     assert "at least PPO's on 1 of the 2 tasks run at 1M" in out
 
+    # the current form's runs (shared_out_1m): Swimmer-v4 seed 1 alone, against PPO's run of the earlier pair
+    # (no cost); Ant-v4 seed 1 beside its own PPO run, which takes the earlier one's place (level 12, not 10)
+    write_run(tmp_path / "shared_out_1m" / "Swimmer-v4_seed1", "Swimmer-v4", "ppo-dap", 1, 9000, 45.0, 120.0, 330.0)
+    write_run(tmp_path / "shared_out_1m" / "Ant-v4_seed1", "Ant-v4", "ppo", 1, 7000, 12.0, 100.0, 300.0)
+    write_run(tmp_path / "shared_out_1m" / "Ant-v4_seed1", "Ant-v4", "ppo-dap", 1, 7000, 11.0, 104.0, 315.0)
+    summarise_1m.main("ppo-dap-current-form")
+    out = capsys.readouterr().out
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in out.splitlines() if line.startswith("| ")}
+    assert "| Swimmer-v4 | 1 | 40 / 45 |" in rows["Swimmer-v4"] and "| 40 / 45 | 40 / 45 | yes |" in rows["Swimmer-v4"]
+    assert "| no side-by-side pair | no side-by-side pair |" in rows["Swimmer-v4"]
+    assert "| 12 / 11 | 12 / 11 | **no** |" in rows["Ant-v4"] and "| 1.04 | 1.050 |" in rows["Ant-v4"]
+    assert "at least PPO's on 1 of the 2 tasks run at 1M" in out
+
 
 def test_shared_out_table_compares_the_two_forms_and_times_only_runs_beside_ppo(tmp_path, monkeypatch, capsys):
     import eight_tasks
