@@ -8,6 +8,7 @@ evaluation.
     python benchmarks/summarise_1m.py                       # the defaults (ppo-dap) with the shipped priors
     python benchmarks/summarise_1m.py ppo-dap-300k-priors   # the same before Hopper-v4's and HalfCheetah-v4's priors changed
     python benchmarks/summarise_1m.py gaussian-prior        # another variant's 1M runs, against PPO on the same seeds
+    python benchmarks/summarise_1m.py gaussian-prior-current-form  # the same, made after the (d) terms changed form
     python benchmarks/summarise_1m.py ppo-dap-current-form  # the defaults' runs made after the (d) terms changed form
 
 With the defaults (either form of the (d) terms) it also covers the five other tasks of the paper (their 1M runs in
@@ -101,6 +102,8 @@ VARIANT_RUNS = {
     "gaussian-prior": {env: GAUSSIAN_1M.format(env=env, suffix="_strong" if env in PRIOR_CHANGED else "")
                        for env in RUNS},
     "gaussian-prior-300k-priors": {env: GAUSSIAN_1M.format(env=env, suffix="") for env in RUNS},
+    # the Gaussian prior with the current form of the (d) terms (stop 15)
+    "gaussian-prior-current-form": {env: GAUSSIAN_1M.format(env=env, suffix="_current_form") for env in RUNS},
     # the defaults with the current form of the (d) terms (stop 14, README "Speed"), on all eight tasks; the
     # runs above used the earlier form
     "ppo-dap-current-form": {env: f"shared_out_1m/{env}_seed{{seed}}/runs/{env}/ppo-dap/{env}__*"
