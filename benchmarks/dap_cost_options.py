@@ -50,10 +50,10 @@ def timed(fn) -> tuple:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def closed_form_imitation(agent: Agent, obs, mean, var_raw) -> torch.Tensor:
-    """-sum_k w_k log pi(a_k | s), mean over states, from the proposals' weighted mean [B, act_dim] and
-    (unfloored) variance [B, act_dim]; the same number as ppo_dap.imitation_loss with the std imitated."""
-    mu, log_std = agent.actor_mean(obs), agent.actor_logstd
+def closed_form_imitation(mu, log_std, mean, var_raw) -> torch.Tensor:
+    """-sum_k w_k log pi(a_k | s), mean over states, for the actor's mean mu [B, act_dim] and log-std
+    [1, act_dim], from the proposals' weighted mean [B, act_dim] and (unfloored) variance [B, act_dim];
+    the same number as ppo_dap.imitation_loss with the std imitated."""
     return (log_std + LOG_SQRT_2PI + 0.5 * ((mean - mu) ** 2 + var_raw) * torch.exp(-2 * log_std)).sum(-1).mean()
 
 
@@ -94,7 +94,7 @@ def main(args: Args) -> None:
     d_var_raw = (weights[..., None] * (proposals - d_mean[:, None]) ** 2).sum(1)
     check = np.arange(8)
     script_value = imitation_loss(agent.get_dist(d_obs[check]), proposals[check], weights[check], True).item()
-    closed_value = closed_form_imitation(agent, d_obs[check], d_mean[check], d_var_raw[check]).item()
+    closed_value = closed_form_imitation(agent.actor_mean(d_obs[check]), agent.actor_logstd, d_mean[check], d_var_raw[check]).item()
     assert abs(script_value - closed_value) < 1e-4 * abs(script_value), (script_value, closed_value)
 
     def ppo_terms(probs: Normal, newvalue, mb):
@@ -108,16 +108,14 @@ def main(args: Args) -> None:
             std = agent.actor_logstd.exp()
             loss = ppo_terms(Normal(mu[:minibatch], std.expand_as(mu[:minibatch]), validate_args=False), agent.critic(b_obs[mb]), mb)
             if variant == "one forward, closed form":
-                log_std = agent.actor_logstd
-                return loss + (log_std + LOG_SQRT_2PI + 0.5 * ((d_mean[md] - mu[minibatch:]) ** 2 + d_var_raw[md])
-                               * torch.exp(-2 * log_std)).sum(-1).mean()
+                return loss + closed_form_imitation(mu[minibatch:], agent.actor_logstd, d_mean[md], d_var_raw[md])
             d_dist = Normal(mu[minibatch:], std.expand_as(mu[minibatch:]), validate_args=False)
             return loss + imitation_loss(d_dist, proposals[md], weights[md], True)
         loss = ppo_terms(agent.get_dist(b_obs[mb]), agent.critic(b_obs[mb]), mb)
         if variant == "(d) as ppo_dap.py":
             loss = loss + imitation_loss(agent.get_dist(d_obs[md]), proposals[md], weights[md], True)
         elif variant == "(d) closed form":
-            loss = loss + closed_form_imitation(agent, d_obs[md], d_mean[md], d_var_raw[md])
+            loss = loss + closed_form_imitation(agent.actor_mean(d_obs[md]), agent.actor_logstd, d_mean[md], d_var_raw[md])
         return loss
 
     def update(variant: str) -> None:
