@@ -29,7 +29,7 @@ import tyro
 from torch.distributions import Normal
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
-from ppo_dap import Agent, attach_peft, clipped_policy_loss, imitation_loss, value_loss  # noqa: E402
+from ppo_dap import Agent, attach_peft, clipped_policy_loss, imitation_loss, proposal_moments, value_loss  # noqa: E402
 from pretrain_prior import env_spaces, load_prior  # noqa: E402
 
 LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
@@ -90,7 +90,7 @@ def main(args: Args) -> None:
     b_returns, b_values = torch.randn(batch), torch.randn(batch)
     d_obs, proposals = torch.randn(256, obs_dim), torch.randn(256, 8, act_dim)
     weights = torch.softmax(torch.randn(256, 8), dim=-1)
-    d_mean = (weights[..., None] * proposals).sum(1)
+    d_mean, _ = proposal_moments(proposals, weights)  # its variance is floored; the closed form needs it raw
     d_var_raw = (weights[..., None] * (proposals - d_mean[:, None]) ** 2).sum(1)
     check = np.arange(8)
     script_value = imitation_loss(agent.get_dist(d_obs[check]), proposals[check], weights[check], True).item()

@@ -210,9 +210,9 @@ def main(variant: str = "ppo-dap") -> None:
         if not seeds:
             continue
         if variant in VARIANT_RUNS:  # the variant's runs in place of the defaults', on the seeds it has
-            pattern = VARIANT_RUNS[variant][env_id]
-            seeds = {seed: (ppo_beside(pattern.format(env=env_id, seed=seed), ppo), ppo_eval, pattern.format(env=env_id, seed=seed))
-                     for seed, (ppo, ppo_eval, _) in seeds.items() if glob.glob(os.path.join(RESULTS, pattern.format(env=env_id, seed=seed)))}
+            runs = {seed: VARIANT_RUNS[variant][env_id].format(env=env_id, seed=seed) for seed in seeds}
+            seeds = {seed: (ppo_beside(runs[seed], ppo), ppo_eval, runs[seed]) for seed, (ppo, ppo_eval, _) in seeds.items()
+                     if glob.glob(os.path.join(RESULTS, runs[seed]))}
             if not seeds:
                 continue
         m = task_metrics(seeds)
