@@ -8,10 +8,13 @@ only (a timer inside another is taken out of the outer one). The first iteration
 
     python benchmarks/profile_iteration.py --env-id Walker2d-v4 --iterations 6
     python benchmarks/profile_iteration.py --code-dir /path/to/an/older/checkout   # the "before" column
+    python benchmarks/profile_iteration.py --dap-flags="--num-proposals 4"         # a PPO-DAP variant
 """
 
 import collections
+import dataclasses
 import os
+import shlex
 import sys
 import tempfile
 import time
@@ -31,6 +34,8 @@ class Args:
     """the folder whose ppo_dap.py is profiled (default: this checkout)"""
     out: Optional[str] = None
     """also write the table to this markdown file"""
+    dap_flags: str = ""
+    """ppo_dap.py flags for the PPO-DAP column only (e.g. `--num-proposals 4`); default: its defaults"""
 
 
 class Timers:
@@ -129,8 +134,9 @@ def profile(ppo_dap, args: Args, dap: bool) -> dict:
         setattr(obj, name, new)
     try:
         with tempfile.TemporaryDirectory() as runs_dir:
-            run_args = ppo_dap.Args(env_id=args.env_id, total_timesteps=2048 * args.iterations, runs_dir=runs_dir,
-                                    cuda=False, eval_episodes=0, **({} if dap else {"imitation_coef": 0.0}))
+            flags = tyro.cli(ppo_dap.Args, args=shlex.split(args.dap_flags)) if dap else ppo_dap.Args(imitation_coef=0.0)
+            run_args = dataclasses.replace(flags, env_id=args.env_id, total_timesteps=2048 * args.iterations,
+                                           runs_dir=runs_dir, cuda=False, eval_episodes=0)
             with ppo_dap.InterruptFlag() as stop:
                 ppo_dap.train(run_args, stop)
     finally:
@@ -153,7 +159,8 @@ def main(args: Args) -> str:
     results = {name: profile(ppo_dap, args, dap) for name, dap in (("PPO", False), ("PPO-DAP", True))}
     labels = sorted({k for r in results.values() for k in r if k != "total"}, key=lambda k: (k.startswith("rest"), k))
     lines = [f"Iteration profile, {args.env_id}, 2048 steps per iteration, mean over iterations 2-{args.iterations} "
-             f"(code: {os.path.abspath(args.code_dir) if args.code_dir else 'this checkout'}).", "",
+             f"(code: {os.path.abspath(args.code_dir) if args.code_dir else 'this checkout'}"
+             f"{'; PPO-DAP flags: ' + args.dap_flags if args.dap_flags else ''}).", "",
              "| piece | PPO ms | PPO share | PPO-DAP ms | PPO-DAP share |", "| --- | --- | --- | --- | --- |"]
     for label in labels + ["total"]:
         cells = []
