@@ -72,6 +72,8 @@ class Args:
     """the N of AULC@N"""
     pool_runs: List[str] = field(default_factory=list)
     """runs.csv files of earlier invocations (e.g. one per seed): tabulate all their runs together, run nothing"""
+    pool_seeds: List[int] = field(default_factory=list)
+    """with --pool-runs: tabulate only the runs of these seeds (default: every seed in the files)"""
     eval_every: int = 0
     """with N > 0, each run evaluates deterministically every N steps (eval.csv) and the tables add the paper's ALC@40 (use 5000)"""
     alc_epochs: int = 40
@@ -335,7 +337,7 @@ def main(args: Args) -> list:
                          "lower --alc-epochs, or drop --eval-every.")
     os.makedirs(args.out_dir, exist_ok=True)
     if args.pool_runs:  # no new runs: one table over the runs of earlier invocations
-        runs = [r for path in args.pool_runs for r in read_runs(path)]
+        runs = [r for path in args.pool_runs for r in read_runs(path) if not args.pool_seeds or r["seed"] in args.pool_seeds]
         variants = variants_of(runs)
     else:
         jobs = [(e, v, s) for e in args.env_ids for s in args.seeds for v in args.variants]

@@ -125,6 +125,11 @@ def test_compare_end_to_end_tiny(tmp_path):
     for name in ("results.csv", "ratios.csv"):
         assert (tmp_path / "pooled" / name).read_text() == (tmp_path / "out" / name).read_text()
     assert "Runs pooled from" in (tmp_path / "pooled" / "results.md").read_text()
+    # --pool-seeds keeps only the named seeds' runs
+    seed2 = compare.main(compare.Args(pool_runs=[str(tmp_path / "out" / "runs.csv")], pool_seeds=[2],
+                                      out_dir=str(tmp_path / "seed2"), aulc_iterations=4))
+    assert sorted((r["variant"], r["seed"]) for r in seed2) == [("ppo", 2), ("ppo-dap", 2)]
+    assert "seeds 2." in (tmp_path / "seed2" / "results.md").read_text()
 
 
 def test_unknown_variant_is_refused(tmp_path):
