@@ -10,6 +10,7 @@ evaluation.
     python benchmarks/summarise_1m.py gaussian-prior        # another variant's 1M runs, against PPO on the same seeds
     python benchmarks/summarise_1m.py gaussian-prior-current-form  # the same, made after the (d) terms changed form
     python benchmarks/summarise_1m.py ppo-dap-current-form  # the defaults' runs made after the (d) terms changed form
+    python benchmarks/summarise_1m.py frozen-prior          # the frozen prior (--peft none), current code
 
 With the defaults (either form of the (d) terms) it also covers the five other tasks of the paper (their 1M runs in
 `results/eight_tasks_1m/`, PPO and PPO-DAP side by side; the current form's in `results/shared_out_1m/`)
@@ -108,6 +109,8 @@ VARIANT_RUNS = {
     # runs above used the earlier form
     "ppo-dap-current-form": {env: f"shared_out_1m/{env}_seed{{seed}}/runs/{env}/ppo-dap/{env}__*"
                              for env in [*RUNS, *NEW_TASKS]},
+    # the frozen prior (--peft none) with the current code (stop 16, README "Ablations with the current code")
+    "frozen-prior": {env: f"frozen_1m/{env}_seed{{seed}}/runs/{env}/frozen-prior/{env}__*" for env in RUNS},
 }
 # the variants whose README table covers the eight tasks, with the count of tasks at least PPO's
 EIGHT_TASK_VARIANTS = ("ppo-dap", "ppo-dap-current-form")
