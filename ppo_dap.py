@@ -17,10 +17,8 @@ import importlib.util
 import io
 import json
 import math
-import multiprocessing
 import os
 import random
-import signal
 import time
 import warnings
 from collections import deque
@@ -73,8 +71,6 @@ class Args:
     """the learning rate of the optimizer"""
     num_envs: int = 1
     """the number of parallel game environments"""
-    vector_mode: Literal["sync", "async"] = "sync"
-    """`sync`: step the environments one after another (CleanRL's); `async`: each in its own process (for --num-envs > 1 on spare cores)"""
     num_steps: int = 2048
     """the number of steps to run in each environment per policy rollout"""
     anneal_lr: bool = True
@@ -133,12 +129,8 @@ class Args:
     """(c) gradient steps of Q_phi per iteration on the batch's lambda-returns"""
     energy_temperature: float = 0.5
     """(c) tau in units of the batch's advantage spread: w_k = softmax_k(Q(s, a_k) / (tau * std(A)))"""
-    prior_filter: Literal["none", "q"] = "none"
-    """(c) `q`: imitate a state only where Q_phi rates the weighted proposals above the actor's mean action (Q-filter)"""
     imitation_coef: float = 1.0
     """(d) coefficient of the imitation loss -sum_k w_k log pi(a_k | s)"""
-    imitate_std: bool = True
-    """(d) if toggled, the imitation loss trains the actor's std too; if not, only its mean (the std stays PPO's)"""
     kl_coef: float = 0.0
     """(d) coefficient of KL(pi(.|s) || N(m(s), v(s))) toward the reweighted proposals' moments"""
     prior_anneal_steps: int = 50_000
@@ -152,12 +144,8 @@ class Args:
 # GAE with a truncation bootstrap, and the two losses as functions so the tests can pin them.
 
 
-def make_env(env_id: str, worker_process: bool = False):
+def make_env(env_id: str):
     def thunk():
-        # --vector-mode async: Ctrl-C reaches the whole process group; the main process handles it and closes
-        # the workers itself. (AsyncVectorEnv also calls one thunk in the main process, to read the spaces.)
-        if worker_process and multiprocessing.parent_process() is not None:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
         env = gym.make(env_id)
         env = gym.wrappers.FlattenObservation(env)
         env = gym.wrappers.RecordEpisodeStatistics(env)
@@ -166,16 +154,12 @@ def make_env(env_id: str, worker_process: bool = False):
     return thunk
 
 
-def make_envs(env_id: str, num_envs: int, mode: str = "sync") -> gym.vector.VectorEnv:
-    """CleanRL's SyncVectorEnv (or, with mode `async`, gymnasium's AsyncVectorEnv: one process per env)
-    with same-step autoreset: at an episode's end `infos["final_obs"]` holds its last observation and
+def make_envs(env_id: str, num_envs: int) -> gym.vector.VectorEnv:
+    """CleanRL's SyncVectorEnv with same-step autoreset: at an episode's end `infos["final_obs"]` holds its last observation and
     `infos["final_info"]["episode"]` its raw return and length. Clipping the actions and normalising
     observations and rewards, CleanRL's other wrappers, happen in the loop. Stops with one sentence on
     an unknown id or a non-continuous action space."""
     env_spaces(env_id)
-    if mode == "async":
-        return gym.vector.AsyncVectorEnv([make_env(env_id, worker_process=True) for _ in range(num_envs)],
-                                         autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
     return gym.vector.SyncVectorEnv(
         [make_env(env_id) for _ in range(num_envs)], autoreset_mode=gym.vector.AutoresetMode.SAME_STEP
     )
@@ -460,13 +444,6 @@ def energy_weights(q_values: torch.Tensor, tau: float) -> torch.Tensor:
     return torch.softmax(q_values / tau, dim=-1)
 
 
-def q_filter(q_proposals: torch.Tensor, weights: torch.Tensor, q_actor: torch.Tensor) -> torch.Tensor:
-    """(c) The Q-filter (Nair et al. 2018): 1.0 on the states where the weighted proposals' value
-    sum_k w_k Q(s, a_k) exceeds Q(s, mu(s)) of the actor's own mean action, else 0.0.
-    q_proposals, weights [B, K]; q_actor [B] -> mask [B]."""
-    return ((weights * q_proposals).sum(-1) > q_actor).float()
-
-
 def proposal_moments(proposals: torch.Tensor, weights: torch.Tensor):
     """(d) The w-weighted mean m [B, act_dim] and variance v [B, act_dim] (floored) of proposals
     [B, K, act_dim] with weights [B, K]."""
@@ -475,20 +452,18 @@ def proposal_moments(proposals: torch.Tensor, weights: torch.Tensor):
     return m, v.clamp(min=PROPOSAL_VAR_FLOOR)
 
 
-def imitation_loss(dist: Normal, proposals: torch.Tensor, weights: torch.Tensor, imitate_std: bool) -> torch.Tensor:
+def imitation_loss(dist: Normal, proposals: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """(d) L_im = -sum_k w_k log pi(a_k | s), mean over states. `dist` is the actor's Normal for
-    B states ([B, act_dim]); proposals [B, K, act_dim]; weights [B, K]. With `imitate_std` False the
-    std is held constant (detached), so the term moves only the mean and exploration stays PPO's."""
-    if not imitate_std:
-        dist = Normal(dist.mean, dist.stddev.detach(), validate_args=False)
+    B states ([B, act_dim]); proposals [B, K, act_dim]; weights [B, K]. It trains the actor's mean and
+    its std."""
     log_probs = dist.log_prob(proposals.transpose(0, 1)).sum(-1).transpose(0, 1)  # [B, K]
     return -(weights * log_probs).sum(-1).mean()
 
 
-def kl_loss(dist: Normal, m: torch.Tensor, v: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
-    """(d) L_kl = KL(pi(.|s) || N(m(s), diag v(s))), summed over action dims, times the state's
-    `active` [B] (1 where the filter lets the prior act), mean over states."""
-    return (torch.distributions.kl_divergence(dist, Normal(m, v.sqrt())).sum(-1) * active).mean()
+def kl_loss(dist: Normal, m: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """(d) L_kl = KL(pi(.|s) || N(m(s), diag v(s))), summed over action dims, mean over states.
+    `dist` [B, act_dim]; m, v [B, act_dim]."""
+    return torch.distributions.kl_divergence(dist, Normal(m, v.sqrt())).sum(-1).mean()
 
 
 def return_gate(recent_returns, prior_return: float) -> float:
@@ -508,21 +483,19 @@ def anneal(coef: float, steps_done: int, anneal_steps: int) -> float:
 @dataclass
 class DAPTargets:
     """What step (d) needs from one iteration's DAP step: for B states of the batch, their normalised
-    observations `obs` [B, obs_dim], the proposals [B, K, act_dim], their weights [B, K] (zero rows
-    where the filter released the state), the weighted moments `mean`, `var` [B, act_dim], the
-    filter's `active` [B], and the numbers to log."""
+    observations `obs` [B, obs_dim], the proposals [B, K, act_dim], their weights [B, K], the weighted
+    moments `mean`, `var` [B, act_dim], and the numbers to log."""
 
     obs: torch.Tensor
     proposals: torch.Tensor
     weights: torch.Tensor
     mean: torch.Tensor
     var: torch.Tensor
-    active: torch.Tensor
     log: dict
 
 
-def dap_step(args: Args, agent: Agent, prior: ActionPrior, peft_optimizer, qf: QNetwork, q_optimizer,
-             b_obs, b_raw_obs, b_env_actions, b_advantages, b_returns, act_low, act_high) -> DAPTargets:
+def dap_step(args: Args, prior: ActionPrior, peft_optimizer, qf: QNetwork, q_optimizer,
+             b_obs, b_raw_obs, b_env_actions, b_advantages, b_returns) -> DAPTargets:
     """Steps (a)-(c) of one iteration, on this rollout only (flattened [N, ...] tensors; `b_env_actions`
     as executed, i.e. clipped to the bounds [act_low, act_high]). Nothing here enters the rollout
     buffer, the ratio, the advantages or the value targets."""
@@ -563,20 +536,12 @@ def dap_step(args: Args, agent: Agent, prior: ActionPrior, peft_optimizer, qf: Q
         weights = energy_weights(q_proposals, args.energy_temperature * b_advantages.std())
         mean, var = proposal_moments(proposals, weights)
 
-        # (c) the Q-filter releases the states where the actor's own mean action already beats them
-        if args.prior_filter == "q":
-            q_actor = qf(dap_obs, agent.actor_mean(dap_obs).clamp(act_low, act_high))
-            active = q_filter(q_proposals, weights, q_actor)
-        else:
-            active = torch.ones(len(dap_idx), device=b_obs.device)
-
     # the actor loss must put no gradient on the prior or on Q_phi (checked as dap/grad_leak)
     prior.zero_grad(set_to_none=True)
     qf.zero_grad(set_to_none=True)
     log = {"losses/q_loss": q_loss.item(), "losses/peft_loss": peft_loss.item(),
-           "dap/ess": (1.0 / (weights**2).sum(-1)).mean().item(), "dap/active_frac": active.mean().item(),
-           "time/prior_s": time.time() - start}
-    return DAPTargets(dap_obs, proposals, weights * active[:, None], mean, var, active, log)
+           "dap/ess": (1.0 / (weights**2).sum(-1)).mean().item(), "time/prior_s": time.time() - start}
+    return DAPTargets(dap_obs, proposals, weights, mean, var, log)
 
 
 # ===================================================================================================
@@ -602,7 +567,7 @@ def train(args: Args, stop: InterruptFlag) -> str:
     device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
 
     # env setup
-    envs = make_envs(args.env_id, args.num_envs, args.vector_mode)  # gymnasium 1.x: same-step autoreset
+    envs = make_envs(args.env_id, args.num_envs)  # gymnasium 1.x: same-step autoreset
     obs_dim = int(np.prod(envs.single_observation_space.shape))
     act_dim = int(np.prod(envs.single_action_space.shape))
     act_low, act_high = envs.single_action_space.low, envs.single_action_space.high
@@ -732,8 +697,8 @@ def train(args: Args, stop: InterruptFlag) -> str:
         dap_now = imitation_coef > 0 or kl_coef > 0
         if dap_now:
             b_env_actions = b_actions.clamp(act_low_t, act_high_t)
-            dap = dap_step(args, agent, prior, peft_optimizer, qf, q_optimizer, b_obs,
-                           raw_obs.reshape((-1, obs_dim)), b_env_actions, b_advantages, b_returns, act_low_t, act_high_t)
+            dap = dap_step(args, prior, peft_optimizer, qf, q_optimizer, b_obs,
+                           raw_obs.reshape((-1, obs_dim)), b_env_actions, b_advantages, b_returns)
 
         # Optimizing the policy and value network
         b_inds = np.arange(args.batch_size)
@@ -778,10 +743,10 @@ def train(args: Args, stop: InterruptFlag) -> str:
                 if dap_now:
                     mb_dap = dap_inds[start * len(dap_inds) // args.batch_size:end * len(dap_inds) // args.batch_size]
                     dap_dist = agent.get_dist(dap.obs[mb_dap])
-                    im_loss = imitation_loss(dap_dist, dap.proposals[mb_dap], dap.weights[mb_dap], args.imitate_std)
+                    im_loss = imitation_loss(dap_dist, dap.proposals[mb_dap], dap.weights[mb_dap])
                     loss = loss + imitation_coef * im_loss
                     if kl_coef > 0:  # speed: no KL graph at the default --kl-coef 0 (it would add exact zeros)
-                        k_loss = kl_loss(dap_dist, dap.mean[mb_dap], dap.var[mb_dap], dap.active[mb_dap])  # DAP
+                        k_loss = kl_loss(dap_dist, dap.mean[mb_dap], dap.var[mb_dap])  # DAP
                         loss = loss + kl_coef * k_loss  # DAP
 
                 optimizer.zero_grad()
@@ -816,7 +781,6 @@ def train(args: Args, stop: InterruptFlag) -> str:
         if dap_now:  # DAP
             leak = [p.grad.norm() for p in [*prior.parameters(), *qf.parameters()] if p.grad is not None]
             dap.log.update({"losses/imitation": im_loss.item(),  # DAP
-                            "dap/effective_imitation_coef": imitation_coef * dap.log["dap/active_frac"],
                             "dap/grad_leak": float(sum(leak)) if leak else 0.0})
             if kl_coef > 0:  # DAP
                 dap.log["losses/kl"] = k_loss.item()

@@ -29,10 +29,10 @@ pytest_add_cli_args=
     -p
     no:cacheprovider
     -k
-    not test_signal_stops_a_real_run and not beats_a_random_policy and not ctrl_c_to_the_process_group and not make_priors and not speed_tables and not same_numbers
+    not test_signal_stops_a_real_run and not beats_a_random_policy and not make_priors and not speed_tables and not same_numbers
 CFG
 functions=${*:-"compute_gae clipped_policy_loss value_loss Agent RunningMeanStd ObsNormalizer RewardScaler
-  LoRALinear Adapter attach_peft advantage_weights QNetwork energy_weights q_filter proposal_moments
+  LoRALinear Adapter attach_peft advantage_weights QNetwork energy_weights proposal_moments
   imitation_loss kl_loss anneal dap_step beta_schedule timestep_embedding ActionPrior DiffusionPrior GaussianPrior KNNPrior
   heldout_loss"}
 patterns=()

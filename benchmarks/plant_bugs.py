@@ -23,7 +23,7 @@ BUGS = [
  ("Q optimiser never steps", "ppo_dap.py", "        q_optimizer.step()", "        pass"),
  ("prior fed normalised observations", "ppo_dap.py", "        proposals = prior.sample(b_raw_obs[dap_idx],", "        proposals = prior.sample(b_obs[dap_idx],"),
  ("prior (PEFT) fed normalised observations", "ppo_dap.py", "            peft_loss = prior.loss(b_raw_obs[idx], b_env_actions[idx], peft_w[idx])", "            peft_loss = prior.loss(b_obs[idx], b_env_actions[idx], peft_w[idx])"),
- ("imitation pairs a state with another state's proposals", "ppo_dap.py", "    return DAPTargets(dap_obs, proposals, weights * active[:, None], mean, var, active, log)", "    return DAPTargets(dap_obs, proposals.roll(1, 0), weights * active[:, None], mean, var, active, log)"),
+ ("imitation pairs a state with another state's proposals", "ppo_dap.py", "    return DAPTargets(dap_obs, proposals, weights, mean, var, log)", "    return DAPTargets(dap_obs, proposals.roll(1, 0), weights, mean, var, log)"),
  ("tau not in advantage units", "ppo_dap.py", "        weights = energy_weights(q_proposals, args.energy_temperature * b_advantages.std())", "        weights = energy_weights(q_proposals, args.energy_temperature)"),
  ("Q_phi fitted to advantages", "ppo_dap.py", "        q_loss = ((qf(b_obs[idx], b_env_actions[idx]) - b_returns[idx]) ** 2).mean()", "        q_loss = ((qf(b_obs[idx], b_env_actions[idx]) - b_advantages[idx]) ** 2).mean()"),
  ("PEFT pairs states with other actions", "ppo_dap.py", "            peft_loss = prior.loss(b_raw_obs[idx], b_env_actions[idx], peft_w[idx])", "            peft_loss = prior.loss(b_raw_obs[idx], b_env_actions[np.roll(idx, 1)], peft_w[idx])"),
@@ -35,8 +35,8 @@ BUGS = [
  ("RPO never perturbs", "ppo_dap.py", "        elif self.rpo_alpha > 0:", "        elif self.rpo_alpha < 0:"),
  ("knn proposes the farthest states", "pretrain_prior.py", "topk(k, dim=1, largest=False)", "topk(k, dim=1, largest=True)"),
  ("the (d) rows of a minibatch misaligned (its proposals rolled)", "ppo_dap.py",
-  "im_loss = imitation_loss(dap_dist, dap.proposals[mb_dap], dap.weights[mb_dap], args.imitate_std)",
-  "im_loss = imitation_loss(dap_dist, dap.proposals[np.roll(mb_dap, 1)], dap.weights[mb_dap], args.imitate_std)"),
+  "im_loss = imitation_loss(dap_dist, dap.proposals[mb_dap], dap.weights[mb_dap])",
+  "im_loss = imitation_loss(dap_dist, dap.proposals[np.roll(mb_dap, 1)], dap.weights[mb_dap])"),
 ]
 SELECTED = [b for b in BUGS if not sys.argv[1:] or any(w.lower() in b[0].lower() for w in sys.argv[1:])]
 for name, f, old, new in SELECTED:

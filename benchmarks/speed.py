@@ -5,8 +5,7 @@ Three measurements, each a table in {out_dir}/speed.md (the runs in {out_dir}/ru
      by the user as benchmarks/README.md says), in pairs run back to back, the order alternated;
   2. PPO-DAP vs PPO, in pairs the same way; the budget lies inside the DAP phase (50,000 steps), so
      this is the overhead while the prior acts, the worst case;
-  3. vector envs: our PPO path with --num-envs N (steps per env 2048 / N, so the batch stays 2048)
-     and --vector-mode sync or async.
+  3. vector envs: our PPO path with --num-envs N (steps per env 2048 / N, so the batch stays 2048).
 A run's SPS is the last one it prints: steps over the seconds of its training loop (ours leaves
 evaluation out; there is none here).
 
@@ -122,16 +121,13 @@ def main(args: Args) -> list:
         md += ratio_table(rows, "dap", "ppo-dap", "ppo") + [""]
     if args.vector_envs:
         md += [f"## Vector envs, {args.vector_env_id}, our PPO path (batch 2048 = N x steps per env)", "",
-               "| N | sync SPS | async SPS |", "| --- | --- | --- |"]
+               "| N | SPS |", "| --- | --- |"]
         for n in args.vector_envs:
-            sps = {}
-            for mode in ("sync", "async"):
-                flags = f"{ppo} --num-envs {n} --num-steps {2048 // n} --vector-mode {mode}"
-                sps[mode] = run_ours(args, args.vector_env_id, 1, flags)
-                rows.append({"kind": "vector", "env_id": args.vector_env_id, "seed": 1, "impl": f"{mode}-{n}",
-                             "sps": sps[mode]})
-                print(f"vector {mode} N={n}: {sps[mode]:.0f} SPS", flush=True)
-            md.append(f"| {n} | {sps['sync']:.0f} | {sps['async']:.0f} |")
+            flags = f"{ppo} --num-envs {n} --num-steps {2048 // n}"
+            sps = run_ours(args, args.vector_env_id, 1, flags)
+            rows.append({"kind": "vector", "env_id": args.vector_env_id, "seed": 1, "impl": f"sync-{n}", "sps": sps})
+            print(f"vector N={n}: {sps:.0f} SPS", flush=True)
+            md.append(f"| {n} | {sps:.0f} |")
     with open(os.path.join(args.out_dir, "runs.csv"), "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=["kind", "env_id", "seed", "impl", "sps"])
         writer.writeheader()

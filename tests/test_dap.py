@@ -159,19 +159,15 @@ def test_imitation_and_kl_losses_match_their_formulas():
     w = torch.softmax(torch.randn(3, 4), -1)
     log_pi = -((proposals - mu[:, None]) ** 2 / (2 * std[:, None] ** 2)) - std[:, None].log() - 0.5 * math.log(2 * math.pi)
     expected = -(w * log_pi.sum(-1)).sum(-1).mean()
-    torch.testing.assert_close(imitation_loss(dist, proposals, w, True), expected)
+    torch.testing.assert_close(imitation_loss(dist, proposals, w), expected)
 
     m, v = proposal_moments(proposals, w)
     torch.testing.assert_close(m, (w[..., None] * proposals).sum(1))
     raw_v = (w[..., None] * (proposals - m[:, None]) ** 2).sum(1)
     torch.testing.assert_close(v, raw_v.clamp(min=ppo_dap.PROPOSAL_VAR_FLOOR))
     kl = (torch.log(v.sqrt() / std) + (std**2 + (mu - m) ** 2) / (2 * v) - 0.5).sum(-1).mean()
-    ones = torch.ones(3)
-    torch.testing.assert_close(kl_loss(dist, m, v, ones), kl)
-    assert kl_loss(torch.distributions.Normal(m, v.sqrt()), m, v, ones).item() == pytest.approx(0.0, abs=1e-6)
-    # a released state (active 0) contributes nothing; the mean still runs over all B states
-    per_state = (torch.log(v.sqrt() / std) + (std**2 + (mu - m) ** 2) / (2 * v) - 0.5).sum(-1)
-    torch.testing.assert_close(kl_loss(dist, m, v, torch.tensor([1.0, 0.0, 1.0])), (per_state[0] + per_state[2]) / 3)
+    torch.testing.assert_close(kl_loss(dist, m, v), kl)
+    assert kl_loss(torch.distributions.Normal(m, v.sqrt()), m, v).item() == pytest.approx(0.0, abs=1e-6)
 
 
 def test_anneal_is_linear_to_zero():
@@ -271,24 +267,24 @@ def test_dap_changes_the_actor_update(tmp_path):
 def test_each_epoch_shares_every_proposal_state_out_once_with_its_own_targets(tmp_path, monkeypatch):
     """(d) The proposal states are split over the minibatches like PPO's states: each minibatch takes
     its share, each epoch visits every one once (in a fresh order), and the rows of obs, proposals,
-    weights, moments and the filter's mask handed to the losses belong to the same states."""
+    weights and moments handed to the losses belong to the same states."""
     targets, calls, dist_inputs = [], [], []
     real_step, real_get_dist = ppo_dap.dap_step, Agent.get_dist
     real_im, real_kl = ppo_dap.imitation_loss, ppo_dap.kl_loss
     monkeypatch.setattr(ppo_dap, "dap_step", lambda *a, **k: targets.append(real_step(*a, **k)) or targets[-1])
     monkeypatch.setattr(Agent, "get_dist", lambda self, x: dist_inputs.append(x) or real_get_dist(self, x))
 
-    def recording_im(dist, proposals, weights, imitate_std):
+    def recording_im(dist, proposals, weights):
         calls.append({"obs": dist_inputs[-1], "proposals": proposals, "weights": weights})
-        return real_im(dist, proposals, weights, imitate_std)
+        return real_im(dist, proposals, weights)
 
-    def recording_kl(dist, m, v, active):
-        calls[-1].update(m=m, v=v, active=active)
-        return real_kl(dist, m, v, active)
+    def recording_kl(dist, m, v):
+        calls[-1].update(m=m, v=v)
+        return real_kl(dist, m, v)
 
     monkeypatch.setattr(ppo_dap, "imitation_loss", recording_im)
     monkeypatch.setattr(ppo_dap, "kl_loss", recording_kl)
-    ppo_dap.main(walker_args(tmp_path, total_timesteps=256, kl_coef=0.01, prior_filter="q"))
+    ppo_dap.main(walker_args(tmp_path, total_timesteps=256, kl_coef=0.01))
     (dap,) = targets
     assert len(calls) == 2 * 4  # --update-epochs 2 x --num-minibatches 4
     orders = []
@@ -298,7 +294,7 @@ def test_each_epoch_shares_every_proposal_state_out_once_with_its_own_targets(tm
             assert len(call["proposals"]) == 32 // 4
             rows = [int(torch.nonzero((dap.proposals == p).all(-1).all(-1))[0]) for p in call["proposals"]]
             for key, full in (("obs", dap.obs), ("proposals", dap.proposals), ("weights", dap.weights),
-                              ("m", dap.mean), ("v", dap.var), ("active", dap.active)):
+                              ("m", dap.mean), ("v", dap.var)):
                 assert torch.equal(call[key], full[rows]), key
             order += rows
         assert sorted(order) == list(range(32))  # every proposal state once per epoch

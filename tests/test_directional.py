@@ -119,7 +119,7 @@ def test_loop_bootstraps_truncations_from_the_final_observation(tmp_path, monkey
 # ---------------------------------------------------------------- the DAP step, on a hand-made batch
 def dap_args(**kw):
     base = dict(prior_updates=5, peft_adv_beta=1.0, q_updates=50, num_proposals=4, proposal_states=16,
-                guidance_scale=0.0, energy_temperature=0.5, prior_filter="none")
+                guidance_scale=0.0, energy_temperature=0.5)
     base.update(kw)
     return SimpleNamespace(**base)
 
@@ -149,8 +149,7 @@ def batch(n=64, seed=0):
 def run_step(args, setup, data):
     prior, peft_opt, qf, q_opt, agent = setup
     obs, raw, actions, adv, returns = data
-    return dap_step(args, agent, prior, peft_opt, qf, q_opt, obs, raw, actions, adv, returns,
-                    -torch.ones(2), torch.ones(2))
+    return dap_step(args, prior, peft_opt, qf, q_opt, obs, raw, actions, adv, returns)
 
 
 def test_lora_a_is_initialised_like_nn_linear():
@@ -176,34 +175,12 @@ def test_proposal_states_are_distinct_and_guidance_moves_proposals_up_the_critic
         qf = UpQ()
         torch.manual_seed(4)
         np.random.seed(4)
-        out = dap_step(dap_args(q_updates=0, proposal_states=64, guidance_scale=scale), agent, prior, peft_opt, qf,
-                       torch.optim.SGD(qf.parameters(), lr=0.0), obs, raw, actions, adv, returns,
-                       -torch.ones(2), torch.ones(2))
+        out = dap_step(dap_args(q_updates=0, proposal_states=64, guidance_scale=scale), prior, peft_opt, qf,
+                       torch.optim.SGD(qf.parameters(), lr=0.0), obs, raw, actions, adv, returns)
         assert len(torch.unique(out.obs, dim=0)) == 64  # every state of the batch once: drawn without replacement
         assert 0.0 <= out.log["time/prior_s"] < 60.0
         means.append(out.proposals.mean().item())
     assert means[1] > means[0] + 0.1
-
-
-@pytest.mark.parametrize("side", [-1.0, 1.0])
-def test_q_filter_in_the_step_uses_the_states_and_the_clipped_mean_action(side):
-    class StateTargetQ(nn.Module):  # the best action of state s is (s_0, s_0) clipped to the box
-        def __init__(self):
-            super().__init__()
-            self.dummy = nn.Parameter(torch.zeros(1))
-
-        def forward(self, obs, actions):
-            return -((actions - obs[:, :1].clamp(-1, 1)) ** 2).sum(-1)
-
-    prior, peft_opt, _, _, agent = small_setup(peft="none")
-    obs, raw, actions, adv, returns = batch()
-    obs = torch.full_like(obs, 3.0 * side)  # every state's best action is a corner of the box, (side, side)
-    with torch.no_grad():
-        agent.actor_mean[-1].bias.fill_(5.0 * side)  # the mean action 5 (side, side) executes as the corner: the best
-    qf = StateTargetQ()
-    out = dap_step(dap_args(q_updates=0, prior_filter="q"), agent, prior, peft_opt, qf,
-                   torch.optim.SGD(qf.parameters(), lr=0.0), obs, raw, actions, adv, returns, -torch.ones(2), torch.ones(2))
-    assert out.active.sum().item() == 0  # judged by the clipped action, in the right state: nothing to imitate
 
 
 def test_adapter_and_advantage_weights_by_hand():
@@ -343,8 +320,8 @@ def test_energy_weights_do_not_change_when_all_rewards_are_scaled():
         obs, raw, actions, adv, returns = batch()
         torch.manual_seed(3)
         np.random.seed(3)
-        out = dap_step(dap_args(q_updates=0), agent, prior, peft_opt, qf, torch.optim.SGD(qf.parameters(), lr=0.0),
-                       obs, raw, actions, c * adv, c * returns, -torch.ones(2), torch.ones(2))
+        out = dap_step(dap_args(q_updates=0), prior, peft_opt, qf, torch.optim.SGD(qf.parameters(), lr=0.0),
+                       obs, raw, actions, c * adv, c * returns)
         weights.append(out.weights)
     torch.testing.assert_close(weights[0], weights[1])
     assert (weights[0].max(-1).values > 0.4).all()  # not uniform: the critic matters
@@ -364,43 +341,11 @@ def test_proposals_weights_and_states_stay_aligned():
     prior, peft_opt, _, _, agent = small_setup(peft="none")
     qf = TargetQ()
     obs, raw, actions, adv, returns = batch()
-    out = dap_step(dap_args(q_updates=0, num_proposals=6), agent, prior, peft_opt, qf,
-                   torch.optim.SGD(qf.parameters(), lr=0.0), obs, raw, actions, adv, returns, -torch.ones(2), torch.ones(2))
+    out = dap_step(dap_args(q_updates=0, num_proposals=6), prior, peft_opt, qf,
+                   torch.optim.SGD(qf.parameters(), lr=0.0), obs, raw, actions, adv, returns)
     target = out.obs[:, :2].clamp(-1, 1)  # out.obs are the normalised states the proposals belong to
     nearest = ((out.proposals - target[:, None]) ** 2).sum(-1).argmin(-1)
     assert torch.equal(out.weights.argmax(-1), nearest)
-
-
-def test_q_filter_by_hand():
-    q = torch.tensor([[1.0, 3.0], [2.0, 2.0], [4.0, 0.0]])
-    w = torch.tensor([[0.5, 0.5], [0.25, 0.75], [0.25, 0.75]])  # weighted values 2.0, 2.0, 1.0
-    q_actor = torch.tensor([1.5, 2.0, 1.5])
-    # active only where the proposals are strictly better than the actor's own action
-    assert ppo_dap.q_filter(q, w, q_actor).tolist() == [1.0, 0.0, 0.0]
-
-
-def test_q_filter_releases_states_where_the_actor_beats_every_proposal():
-    class TargetQ(nn.Module):
-        def __init__(self, target):
-            super().__init__()
-            self.target, self.dummy = target, nn.Parameter(torch.zeros(1))
-
-        def forward(self, obs, actions):
-            return -((actions - self.target) ** 2).sum(-1)
-
-    prior, peft_opt, _, _, agent = small_setup(peft="none")
-    obs, raw, actions, adv, returns = batch()
-    with torch.no_grad():
-        agent.actor_mean[-1].bias.fill_(-1.0)  # the actor's mean action is about (-1, -1) in every state
-    for target, expect_active in ((torch.tensor([-1.0, -1.0]), 0.0), (torch.tensor([5.0, 5.0]), 1.0)):
-        # target at the actor's own mean: its action beats every proposal -> imitation off everywhere;
-        # target far up-right: every proposal in the box beats the mean at the lower-left corner -> on everywhere
-        qf = TargetQ(target)
-        out = dap_step(dap_args(q_updates=0, prior_filter="q"), agent, prior, peft_opt, qf,
-                       torch.optim.SGD(qf.parameters(), lr=0.0), obs, raw, actions, adv, returns,
-                       -torch.ones(2) * 10, torch.ones(2) * 10)
-        assert out.active.mean().item() == pytest.approx(expect_active, abs=0.1)
-        assert torch.equal(out.weights.sum(-1) > 0, out.active > 0)  # released states carry no weight
 
 
 def test_imitation_gradient_moves_each_mean_toward_its_own_best_proposal():
@@ -415,7 +360,7 @@ def test_imitation_gradient_moves_each_mean_toward_its_own_best_proposal():
     with torch.no_grad():
         before = agent.actor_mean(obs)
     for _ in range(30):
-        loss = imitation_loss(agent.get_dist(obs), proposals, weights, True)
+        loss = imitation_loss(agent.get_dist(obs), proposals, weights)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -424,19 +369,6 @@ def test_imitation_gradient_moves_each_mean_toward_its_own_best_proposal():
     target = (weights[..., None] * proposals).sum(1)
     assert ((after - target).norm(dim=-1) < (before - target).norm(dim=-1)).all()
     assert ((after - best).norm(dim=-1) < (before - best).norm(dim=-1)).all()
-
-
-def test_mean_only_imitation_leaves_the_std_alone():
-    torch.manual_seed(0)
-    agent = Agent(3, 2)
-    obs, proposals = torch.randn(4, 3), 0.01 * torch.randn(4, 3, 2)  # tight proposals pull the std down
-    weights = torch.full((4, 3), 1 / 3)
-    imitation_loss(agent.get_dist(obs), proposals, weights, imitate_std=False).backward()
-    assert agent.actor_logstd.grad is None or torch.all(agent.actor_logstd.grad == 0)
-    assert agent.actor_mean[-1].weight.grad.abs().sum() > 0
-    agent.zero_grad()
-    imitation_loss(agent.get_dist(obs), proposals, weights, imitate_std=True).backward()
-    assert torch.all(agent.actor_logstd.grad > 0)  # descending it shrinks the std toward the proposals'
 
 
 def test_pretraining_learning_rate_decays_to_zero(tmp_path, monkeypatch):

@@ -201,15 +201,6 @@ def test_rpo_alpha_reaches_the_agent_that_trains(tmp_path, monkeypatch):
     assert [a.rpo_alpha for a in made] == [0.3]
 
 
-def test_async_vector_env_gives_the_sync_run_exactly(tmp_path):
-    runs = [ppo_dap.main(tiny_args(tmp_path / mode, num_envs=2, num_steps=128, total_timesteps=512, vector_mode=mode))
-            for mode in ("sync", "async")]
-    rows = [[{k: v for k, v in r.items() if not k.startswith(("time/", "charts/SPS"))}
-             for r in read_csv(os.path.join(run, "progress.csv"))] for run in runs]
-    assert len(rows[0]) == 2 and rows[0] == rows[1]
-    assert read_csv(os.path.join(runs[0], "episodes.csv")) == read_csv(os.path.join(runs[1], "episodes.csv"))
-
-
 def test_walker2d_tiny_run_and_deterministic_evaluation(tmp_path):
     rollouts = tmp_path / "walker.npz"
     args = tiny_args(tmp_path, env_id="Walker2d-v4", total_timesteps=1024, num_steps=512, save_model=True,
