@@ -34,8 +34,8 @@ class Args:
     """the logged trajectories: an .npz with `observations` [N, obs_dim] and `actions` [N, act_dim] (e.g. from `ppo_dap.py --save-rollouts`)"""
     env_id: str = "Walker2d-v4"
     """the gymnasium id the data was logged on (gives the dimensions and the action bounds)"""
-    prior_kind: Literal["diffusion", "gaussian", "knn"] = "diffusion"
-    """the prior: the DDPM of the method; or, for the ablations, a state-conditional Gaussian or nearest-neighbour retrieval (no diffusion flags apply)"""
+    prior_kind: Literal["diffusion", "gmm", "gaussian", "knn"] = "diffusion"
+    """the prior: the DDPM of the method; or, for the ablations, a state-conditional Gaussian mixture (`gmm`), a Gaussian, or nearest-neighbour retrieval (no diffusion flags apply)"""
     output: Optional[str] = None
     """where to write the prior checkpoint, a .pt file (default: priors/{env_id}.pt, or priors/{env_id}-{prior_kind}.pt)"""
     overwrite: bool = False
@@ -70,6 +70,8 @@ class Args:
     """how far (in env units) a logged action may lie outside the env's bounds before the dataset is rejected"""
     knn_size: int = 20000
     """(knn only) how many (state, action) pairs of the training split, drawn at random, the checkpoint stores"""
+    num_components: int = 5
+    """(gmm only) M, the mixture's components per state"""
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -423,6 +425,67 @@ class GaussianPrior(ActionPrior):
         return self.unscale_action(scaled).reshape(batch, num_samples, self.act_dim)
 
 
+class GMMPrior(ActionPrior):
+    """The cheapest prior that can hold several modes per state: a mixture density network, p(a | s) =
+    sum_m pi_m(s) N(a; mu_m(s), diag sigma_m(s)^2) over scaled actions with M components, fitted by
+    (weighted) maximum likelihood. An MLP over the normalised state with hidden layers like the DDPM's
+    (in `self.hidden`, where LoRA or Adapters attach) and the same `loss` / `sample` interface. With
+    M = 1 it is `GaussianPrior`.
+    """
+
+    LOG_STD_MIN, LOG_STD_MAX = -5.0, 1.0
+
+    def __init__(self, obs_dim: int, act_dim: int, *, num_components: int = 5, hidden_dim: int = 128,
+                 num_hidden_layers: int = 3):
+        super().__init__(obs_dim, act_dim)
+        self.config = dict(kind="gmm", obs_dim=obs_dim, act_dim=act_dim, num_components=num_components,
+                           hidden_dim=hidden_dim, num_hidden_layers=num_hidden_layers)
+        self.num_components = num_components
+        widths = [obs_dim] + [hidden_dim] * num_hidden_layers
+        self.hidden = nn.ModuleList(nn.Linear(i, o) for i, o in zip(widths[:-1], widths[1:]))
+        self.out = nn.Linear(hidden_dim, num_components * (1 + 2 * act_dim))
+
+    def mixture(self, obs_n: torch.Tensor):
+        """Normalised s [B, obs_dim] -> the components' log-weights [B, M] (log-softmax), means and
+        log-stds [B, M, act_dim] of the scaled action."""
+        x = obs_n
+        for layer in self.hidden:
+            x = F.mish(layer(x))
+        out = self.out(x)
+        m, d = self.num_components, self.act_dim
+        logits, params = out[:, :m], out[:, m:].reshape(-1, m, 2 * d)
+        mean, log_std = params.chunk(2, dim=-1)
+        return logits.log_softmax(-1), mean, log_std.clamp(self.LOG_STD_MIN, self.LOG_STD_MAX)
+
+    def loss(self, obs: torch.Tensor, actions: torch.Tensor, weights: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Negative log-likelihood of the scaled actions divided by act_dim (so that with M = 1 it is the
+        Gaussian prior's per-dimension NLL); raw obs [B, obs_dim], actions [B, act_dim]; `weights` [B]
+        give a weighted mean."""
+        a = self.scale_action(actions).clamp(-1.0, 1.0)[:, None]  # [B, 1, act_dim]
+        log_w, mean, log_std = self.mixture(self.normalize_obs(obs))
+        log_normal = -(0.5 * ((a - mean) / log_std.exp()) ** 2 + log_std + 0.5 * math.log(2 * math.pi)).sum(-1)
+        per_sample = -torch.logsumexp(log_w + log_normal, dim=-1) / self.act_dim
+        return self.weighted_mean(per_sample, weights)
+
+    def sample(self, obs: torch.Tensor, num_samples: int, guidance: Optional[Callable] = None,
+               guidance_scale: float = 0.0) -> torch.Tensor:
+        """Raw obs [B, obs_dim] -> actions [B, num_samples, act_dim] in env units, clipped to the bounds: a
+        component drawn by its weight, then a draw from it. Guidance as `GaussianPrior.sample`'s: the
+        drawn component's mean moves by guidance_scale * sigma^2 * grad_a Q(s, a) at a = that mean."""
+        batch = obs.shape[0]
+        log_w, means, log_stds = self.mixture(self.normalize_obs(obs).repeat_interleave(num_samples, dim=0))
+        pick = torch.multinomial(log_w.exp(), 1)[:, 0]  # one component per sample, state-major
+        rows = torch.arange(len(pick), device=pick.device)
+        mean, log_std = means[rows, pick], log_stds[rows, pick]
+        if guidance is not None and guidance_scale > 0.0:
+            with torch.enable_grad():
+                leaf = mean.detach().clamp(-1.0, 1.0).requires_grad_(True)
+                (grad,) = torch.autograd.grad(guidance(self.unscale_action(leaf)).sum(), leaf)
+            mean = mean + guidance_scale * (2 * log_std).exp() * grad
+        scaled = (mean + log_std.exp() * torch.randn_like(mean)).clamp(-1.0, 1.0)
+        return self.unscale_action(scaled).reshape(batch, num_samples, self.act_dim)
+
+
 class KNNPrior(ActionPrior):
     """The retrieval ablation: no network. It stores `size` (normalised state, scaled action) pairs of
     the dataset and proposes for a state the actions of its K nearest stored states (Euclidean distance
@@ -466,7 +529,7 @@ class KNNPrior(ActionPrior):
         return self.unscale_action(self.values[self.neighbours(obs, num_samples)])
 
 
-PRIOR_KINDS = {"diffusion": DiffusionPrior, "gaussian": GaussianPrior, "knn": KNNPrior}
+PRIOR_KINDS = {"diffusion": DiffusionPrior, "gmm": GMMPrior, "gaussian": GaussianPrior, "knn": KNNPrior}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -490,7 +553,7 @@ def save_prior(path: str, prior: ActionPrior, env_id: str, provenance: dict) -> 
 
 
 def load_prior(path: str, map_location="cpu") -> ActionPrior:
-    """A ready prior (`DiffusionPrior`, or `GaussianPrior` / `KNNPrior` for the ablations) from a checkpoint
+    """A ready prior (`DiffusionPrior`, or `GMMPrior` / `GaussianPrior` / `KNNPrior` for the ablations) from a checkpoint
     written by `save_prior`. Its env id and provenance are in `prior.env_id` and `prior.provenance`. Raises ValueError (one sentence) on a file that is
     missing, unreadable or not a PPO-DAP prior."""
     if not os.path.isfile(path):
@@ -537,7 +600,7 @@ def check_args(args: Args) -> str:
     returns the output path (default priors/{env_id}.pt), checked to be new or --overwrite."""
     check_finite_flags(args)
     for flag in ("num_diffusion_steps", "hidden_dim", "num_hidden_layers", "num_updates", "batch_size", "log_every",
-                 "learning_rate", "action_tolerance", "knn_size"):
+                 "learning_rate", "action_tolerance", "knn_size", "num_components"):
         if not getattr(args, flag) > 0:
             raise SystemExit(f"error: --{flag.replace('_', '-')} must be positive, got {getattr(args, flag)}.")
     if not 0.0 < args.holdout_fraction < 1.0:
@@ -598,6 +661,9 @@ def main(args: Args) -> str:
     if args.prior_kind == "diffusion":
         prior = DiffusionPrior(obs_dim, act_dim, num_diffusion_steps=args.num_diffusion_steps, schedule=args.schedule,
                                hidden_dim=args.hidden_dim, num_hidden_layers=args.num_hidden_layers).to(device)
+    elif args.prior_kind == "gmm":
+        prior = GMMPrior(obs_dim, act_dim, num_components=args.num_components, hidden_dim=args.hidden_dim,
+                         num_hidden_layers=args.num_hidden_layers).to(device)
     elif args.prior_kind == "gaussian":
         prior = GaussianPrior(obs_dim, act_dim, hidden_dim=args.hidden_dim,
                               num_hidden_layers=args.num_hidden_layers).to(device)
@@ -615,7 +681,8 @@ def main(args: Args) -> str:
     else:
         optimizer = torch.optim.Adam(prior.parameters(), lr=args.learning_rate)
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.num_updates)
-        shape = f"T={args.num_diffusion_steps} ({args.schedule})" if args.prior_kind == "diffusion" else "diagonal Gaussian"
+        shape = {"diffusion": f"T={args.num_diffusion_steps} ({args.schedule})", "gaussian": "diagonal Gaussian",
+                 "gmm": f"mixture of {args.num_components} diagonal Gaussians"}[args.prior_kind]
         print(f"prior: {args.prior_kind}, {sum(p.numel() for p in prior.parameters())} parameters, {shape}, "
               f"{args.num_hidden_layers} x {args.hidden_dim} Mish, on {device}")
         running = 0.0

@@ -41,6 +41,7 @@ VARIANTS = {
     "no-reweighting": "--num-proposals 1",
     "kl": "--kl-coef 0.01",
     "guidance": "--guidance-scale 1.0",
+    "gmm-prior": "--prior-path priors/{env_id}-gmm.pt",  # a mixture of Gaussians: several modes, no diffusion
     "gaussian-prior": "--prior-path priors/{env_id}-gaussian.pt",  # the ablation: same pipeline, a Gaussian prior
     "knn-prior": "--prior-path priors/{env_id}-knn.pt --peft none",  # retrieval in place of the DDPM (nothing to adapt)
     "rpo": "--imitation-coef 0 --kl-coef 0 --rpo-alpha 0.5",  # CleanRL's RPO, the on-policy baseline it recommends

@@ -33,7 +33,7 @@ pytest_add_cli_args=
 CFG
 functions=${*:-"compute_gae clipped_policy_loss value_loss Agent RunningMeanStd ObsNormalizer RewardScaler
   LoRALinear Adapter attach_peft advantage_weights QNetwork energy_weights proposal_moments
-  imitation_loss kl_loss anneal dap_step beta_schedule timestep_embedding ActionPrior DiffusionPrior GaussianPrior KNNPrior
+  imitation_loss kl_loss anneal dap_step beta_schedule timestep_embedding ActionPrior DiffusionPrior GMMPrior GaussianPrior KNNPrior
   heldout_loss"}
 patterns=()
 for f in $functions; do
