@@ -98,7 +98,8 @@ FOLDERS: Dict[str, Folder] = {
     "strong_prior_1m": Folder(
         "The behaviour runs of the shipped Hopper-v4 and HalfCheetah-v4 priors (PPO, seed 100, 1M steps) and "
         "PPO-DAP at 1M with those priors and the earlier form of the (d) terms",
-        "bash benchmarks/strong_prior.sh, then KINDS=\"gaussian knn\" SEEDS= bash benchmarks/strong_prior.sh",
+        "bash benchmarks/strong_prior.sh, then KINDS=\"gaussian knn\" SEEDS= bash benchmarks/strong_prior.sh (at that "
+        "commit; the priors' data is now made by `python benchmarks/make_datasets.py --kinds single`)",
         "ac4a1e0"),
     "strong_prior_1m_side_by_side": Folder(
         "PPO and PPO-DAP (earlier form of the (d) terms) at 1M, seed 4 of Hopper-v4 and HalfCheetah-v4, side by side",
