@@ -15,6 +15,7 @@ Runs made by separate invocations (say one seed at a time) are tabulated togethe
 """
 
 import csv
+import dataclasses
 import glob
 import json
 import os
@@ -68,7 +69,7 @@ class Args:
     extra_flags: str = ""
     """flags added to every run (e.g. `--cuda` or, for a smoke test, `--num-steps 256`)"""
     aulc_iterations: int = 40
-    """the N of AULC@N"""
+    """the N of AULC@N (runs with fewer iterations give AULC over those they have, named so)"""
     pool_runs: List[str] = field(default_factory=list)
     """runs.csv files of earlier invocations (e.g. one per seed): tabulate all their runs together, run nothing"""
     pool_seeds: List[int] = field(default_factory=list)
@@ -76,7 +77,7 @@ class Args:
     eval_every: int = 0
     """with N > 0, each run evaluates deterministically every N steps (eval.csv) and the tables add the paper's ALC@40 (use 5000)"""
     alc_epochs: int = 40
-    """the N of the paper's ALC@N (epochs of --eval-every steps)"""
+    """the N of the paper's ALC@N (epochs of --eval-every steps); runs that evaluated fewer epochs give ALC over those they have, named so"""
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -212,6 +213,35 @@ def run_one(args: Args, env_id: str, variant: str, seed: int) -> dict:
             "peak_rss_mb": usage.ru_maxrss / 1024, "run_dir": run_dir}
 
 
+def measured_length(run_dir: str) -> tuple:
+    """(iterations in progress.csv, the last epoch N such that eval.csv has epochs 0..N, or None without
+    evaluations) of a finished run."""
+    iterations = len(read_csv(os.path.join(run_dir, "progress.csv")))
+    eval_csv = os.path.join(run_dir, "eval.csv")
+    if not os.path.exists(eval_csv):
+        return iterations, None
+    epochs = {int(r["epoch"]) for r in read_csv(eval_csv)}
+    last = -1
+    while last + 1 in epochs:
+        last += 1
+    return iterations, last
+
+
+def common_lengths(args: Args, runs: list) -> tuple:
+    """The N of AULC@N and of ALC@N that every run can give: --aulc-iterations and --alc-epochs, or less
+    where the runs are shorter (each shortening printed, with why)."""
+    lengths = [measured_length(r["run_dir"]) for r in runs]
+    aulc_n = min([args.aulc_iterations] + [i for i, _ in lengths])
+    evaluated = [e for _, e in lengths if e is not None]
+    alc_n = min([args.alc_epochs] + evaluated)
+    if aulc_n < args.aulc_iterations:
+        print(f"AULC@{aulc_n} in place of AULC@{args.aulc_iterations}: the shortest run has {aulc_n} iterations.")
+    if evaluated and alc_n < args.alc_epochs:
+        print(f"ALC@{alc_n} in place of the paper's ALC@{args.alc_epochs}: the runs evaluated up to epoch {alc_n} "
+              f"only (ALC@{args.alc_epochs} needs evaluations up to {args.alc_epochs} x --eval-every steps).")
+    return aulc_n, alc_n
+
+
 def collect(run: dict, aulc_iterations: int, alc_epochs: int = 40) -> dict:
     """Add the metrics read from a finished run's files."""
     progress = read_csv(os.path.join(run["run_dir"], "progress.csv"))
@@ -330,10 +360,6 @@ def main(args: Args) -> list:
     unknown = [v for v in args.variants if v not in VARIANTS]
     if unknown:
         raise SystemExit(f"error: --variants {' '.join(unknown)} unknown; choose from {', '.join(VARIANTS)}.")
-    if not args.pool_runs and args.eval_every > 0 and args.total_timesteps < args.alc_epochs * args.eval_every:
-        raise SystemExit(f"error: the paper's ALC@{args.alc_epochs} needs {args.alc_epochs * args.eval_every} steps at "
-                         f"--eval-every {args.eval_every}, and --total-timesteps is {args.total_timesteps}; raise it, "
-                         "lower --alc-epochs, or drop --eval-every.")
     os.makedirs(args.out_dir, exist_ok=True)
     if args.pool_runs:  # no new runs: one table over the runs of earlier invocations
         runs = [r for path in args.pool_runs for r in read_runs(path) if not args.pool_seeds or r["seed"] in args.pool_seeds]
@@ -342,6 +368,8 @@ def main(args: Args) -> list:
         jobs = [(e, v, s) for e in args.env_ids for s in args.seeds for v in args.variants]
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             runs = list(pool.map(lambda job: run_one(args, *job), jobs))
+        aulc_n, alc_n = common_lengths(args, runs)
+        args = dataclasses.replace(args, aulc_iterations=aulc_n, alc_epochs=alc_n)  # the tables name what they show
         runs = [collect(r, args.aulc_iterations, args.alc_epochs) for r in runs]
         variants = args.variants
     summary, ratios = tabulate(runs, variants, args.aulc_iterations)
