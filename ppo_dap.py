@@ -12,6 +12,7 @@ comes last.
     python ppo_dap.py --env-id Walker2d-v4
 """
 
+import copy
 import csv
 import importlib.util
 import io
@@ -19,6 +20,7 @@ import json
 import math
 import os
 import random
+import sys
 import time
 import warnings
 from collections import deque
@@ -26,6 +28,7 @@ from dataclasses import asdict, dataclass
 from typing import Literal, Optional
 
 import gymnasium as gym
+import mujoco
 import numpy as np
 import torch
 import torch.nn as nn
@@ -34,7 +37,8 @@ import tyro
 from torch.distributions.normal import Normal
 
 from pretrain_prior import (ActionPrior, InterruptFlag, all_finite, atomic_write, check_finite_flags, check_writable_dir,
-                            env_spaces, load_prior, portable_command)
+                            env_spaces, library_versions, load_checked, load_prior, portable_command, rng_state,
+                            save_checked, set_rng_state, sha256)
 
 # The paper's tasks and CleanRL's published numbers are the MuJoCo v4 tasks; gymnasium 1.x warns on
 # every make() that v5 exists. We keep v4 on purpose, so the warning is silenced (README "Run").
@@ -61,6 +65,10 @@ class Args:
     """environment steps between deterministic evaluations written to eval.csv (at steps 0, N, 2N, ...; 0 = off)"""
     save_rollouts: Optional[str] = None
     """if set, log every transition (raw observations, actions, rewards, terminations, truncations) to this new .npz file"""
+    checkpoint_every: int = 10
+    """PPO iterations between checkpoints (`{runs_dir}/{run_name}/checkpoint.pt`, also written on Ctrl-C / SIGTERM) that --resume continues from; 0 = none"""
+    resume: Optional[str] = None
+    """a run folder to continue, bit for bit, from its checkpoint; the run's own flags are used (a flag given beside it must agree, except a larger --total-timesteps and --checkpoint-every)"""
 
     # Algorithm specific arguments
     env_id: str = "Walker2d-v4"
@@ -284,6 +292,13 @@ class RewardScaler:
         self.returns[dones] = 0.0
         return np.clip(rewards / np.sqrt(self.return_rms.var + 1e-8), -self.clip, self.clip)
 
+    def state_dict(self) -> dict:
+        return {"returns": self.returns.copy(), "return_rms": self.return_rms.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.returns = np.array(state["returns"])
+        self.return_rms.load_state_dict(state["return_rms"])
+
 
 def compute_gae(rewards, values, next_values, terminations, dones, gamma: float, gae_lambda: float):
     """Generalised advantage estimation over a rollout; every argument is [num_steps, num_envs].
@@ -358,6 +373,7 @@ def load_checked_prior(args: Args, obs_dim: int, act_dim: int, device) -> Action
     if prior.config["kind"] == "knn" and (args.peft != "none" or args.guidance_scale > 0):
         raise SystemExit(f"error: prior {path} is a knn (retrieval) prior, which has no network to adapt or guide; "
                          "pass --peft none and --guidance-scale 0.")
+    prior.path, prior.file_sha256 = path, sha256(path)  # --resume: a checkpoint continues only with the same prior
     return prior
 
 
@@ -550,8 +566,10 @@ def dap_step(args: Args, prior: ActionPrior, peft_optimizer, qf: QNetwork, q_opt
 
 def train(args: Args, stop: InterruptFlag) -> str:
     """CleanRL's loop with the DAP step; returns the run folder. When `stop` is raised (Ctrl-C,
-    SIGTERM) the run ends at the next step, saves what it has and exits with 128 + the signal number."""
+    SIGTERM) the run ends at the next step, saves what it has (and the checkpoint of its last finished
+    iteration) and exits with 128 + the signal number. With --resume it continues a run from its checkpoint."""
     check_args(args)  # flags and output paths, before anything is built
+    checkpoint = read_checkpoint(args.resume) if args.resume is not None else None  # --resume: the run's state
     args.batch_size = int(args.num_envs * args.num_steps)  # CleanRL's runtime fields (attributes, not flags)
     args.minibatch_size = int(args.batch_size // args.num_minibatches)
     args.num_iterations = args.total_timesteps // args.batch_size
@@ -565,6 +583,8 @@ def train(args: Args, stop: InterruptFlag) -> str:
     torch.set_num_threads(1)  # speed: tiny MLPs, one thread is fastest on CPU (README "Speed")
 
     device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
+    if checkpoint is not None:
+        check_resume(args, checkpoint, device)  # --resume: the run's flags, library versions and device
 
     # env setup
     envs = make_envs(args.env_id, args.num_envs)  # gymnasium 1.x: same-step autoreset
@@ -582,6 +602,9 @@ def train(args: Args, stop: InterruptFlag) -> str:
     use_dap = args.imitation_coef > 0 or args.kl_coef > 0
     if use_dap:
         prior = load_checked_prior(args, obs_dim, act_dim, device)
+        if checkpoint is not None and prior.file_sha256 != checkpoint["prior_sha256"]:  # --resume: the same prior
+            raise SystemExit(f"error: --resume: prior {prior.path} is not the file the run started with (its sha256 "
+                             "differs); put that one back to resume the run.")
         peft_params = attach_peft(prior, args.peft, args.lora_rank, args.lora_alpha, args.adapter_dim)
         peft_optimizer = optim.Adam(peft_params, lr=args.prior_lr) if peft_params else None
         qf = QNetwork(obs_dim, act_dim).to(device)
@@ -597,7 +620,11 @@ def train(args: Args, stop: InterruptFlag) -> str:
 
     # Output files are created only now, once the flags, the env and the prior have passed their checks.
     writer = RunWriter(args, run_name, args.num_iterations * args.batch_size, envs.single_observation_space.shape,
-                       act_low, act_high)  # files, not only TensorBoard
+                       act_low, act_high, checkpoint)  # files, not only TensorBoard; --resume: that run's, cut back
+    stateful = {"agent": agent, "optimizer": optimizer, "obs_norm": obs_norm, "reward_scaler": reward_scaler}
+    if use_dap:
+        stateful.update(prior=prior, peft_optimizer=peft_optimizer, qf=qf, q_optimizer=q_optimizer)
+    checkpointer = Checkpointer(args, writer, envs, device, stateful, prior.file_sha256 if use_dap else None)
 
     # ALGO Logic: Storage setup
     obs = torch.zeros((args.num_steps, args.num_envs, obs_dim)).to(device)
@@ -617,9 +644,15 @@ def train(args: Args, stop: InterruptFlag) -> str:
     next_raw_obs, _ = envs.reset(seed=args.seed)
     obs_norm.update(next_raw_obs)
     next_obs = torch.tensor(obs_norm(next_raw_obs), device=device)
+    iterations_done = 0
+    if checkpoint is not None:  # --resume: the run as it stood at its checkpoint, in place of the fresh start above
+        iterations_done, global_step, next_raw_obs, next_obs, train_seconds = checkpointer.restore(checkpoint)
+        start_time = time.time() - train_seconds - writer.eval_seconds
     writer.maybe_evaluate(agent, obs_norm, global_step, device)  # --eval-every: eval.csv at step 0
+    checkpointer.end_iteration(iterations_done, global_step, next_raw_obs, next_obs,  # (a signal in iteration 1)
+                               time.time() - start_time - writer.eval_seconds)
 
-    for iteration in range(1, args.num_iterations + 1):
+    for iteration in range(1, args.num_iterations + 1)[iterations_done:]:  # resume: after the checkpoint's iteration
         # Annealing the rate if instructed to do so.
         if args.anneal_lr:
             frac = 1.0 - (iteration - 1.0) / args.num_iterations
@@ -793,11 +826,17 @@ def train(args: Args, stop: InterruptFlag) -> str:
             raise SystemExit(f"error: the loss or the actor-critic's weights became non-finite at iteration "
                              f"{iteration}; logs saved in {writer.run_dir} (try a smaller --learning-rate).")
         writer.maybe_evaluate(agent, obs_norm, global_step, device)  # --eval-every
+        checkpointer.end_iteration(iteration, global_step, next_raw_obs, next_obs,  # checkpoint: every N iterations
+                                   time.time() - start_time - writer.eval_seconds)
 
     envs.close()
+    if stop.signum:  # interrupted: the checkpoint of the last finished iteration (--resume redoes the rollout)
+        checkpointer.write()
     writer.finish(agent, obs_norm, device)
     if stop.signum:
-        stop.exit(f"step {global_step}", f"what the run had is saved in {writer.run_dir}")
+        resume = "" if checkpointer.written is None else f"; continue it with `python ppo_dap.py --resume {writer.run_dir}`"
+        stop.exit(f"step {global_step}", f"what the run had is saved in {writer.run_dir}{resume}")
+    checkpointer.finish()  # complete: the checkpoint becomes a marker that says so
     return writer.run_dir
 
 
@@ -817,7 +856,7 @@ def check_args(args: Args) -> None:
         if not getattr(args, name) > 0:
             raise SystemExit(f"error: {flag(name)} be positive, got {getattr(args, name)}.")
     for name in ("eval_episodes", "eval_every", "prior_updates", "ent_coef", "vf_coef", "imitation_coef", "kl_coef",
-                 "guidance_scale", "rpo_alpha"):
+                 "guidance_scale", "rpo_alpha", "checkpoint_every"):
         if getattr(args, name) < 0:
             raise SystemExit(f"error: {flag(name)} be zero or positive, got {getattr(args, name)}.")
     for name in ("gamma", "gae_lambda"):
@@ -841,6 +880,9 @@ def check_args(args: Args) -> None:
             f"error: --total-timesteps {args.total_timesteps} is smaller than one rollout "
             f"(--num-envs x --num-steps = {batch_size})."
         )
+    if args.resume is not None:  # the run's own folder and files (its .npz may exist: an interrupted run saves it)
+        check_writable_dir(args.resume, "--resume")
+        return
     check_writable_dir(args.runs_dir, "--runs-dir")
     if args.save_rollouts is not None:
         if not args.save_rollouts.endswith(".npz"):
@@ -876,6 +918,8 @@ class RolloutLog:
         self.meta = {"env_id": np.array(env_id), "observation_shape": np.array(obs_shape),
                      "action_low": act_low, "action_high": act_high}
         self.steps = {"observations": [], "actions": [], "rewards": [], "terminations": [], "truncations": []}
+        self.flushed = 0  # steps already in the checkpoint's partial log
+        self.cuts = []  # (step, env) where --resume restarted an env's episode (`cut`)
 
     def add(self, obs, actions, rewards, terminations, truncations) -> None:
         """Each argument holds one vector-env step: [num_envs, ...]."""
@@ -895,6 +939,35 @@ class RolloutLog:
         arrays["rewards"] = arrays["rewards"].astype(np.float32)
         atomic_write(path, lambda f: np.savez(f, **arrays, **self.meta))
         return len(arrays["rewards"])
+
+    def flush(self, path: str, num_steps: int) -> int:
+        """--checkpoint-every: append the steps up to `num_steps` that the partial log `path` lacks, one .npy
+        record [steps, num_envs, ...] per key; returns the file's size, which the checkpoint records."""
+        with open(path, "ab") as f:
+            if num_steps > self.flushed:
+                for values in self.steps.values():
+                    np.save(f, np.stack(values[self.flushed:num_steps]))
+            self.flushed = num_steps
+            return f.tell()
+
+    def restore(self, path: str, size: int, cuts: list) -> None:
+        """--resume: cut the partial log `path` back to the `size` bytes its checkpoint recorded, load it,
+        and mark the episodes earlier resumes cut (`cuts`)."""
+        os.truncate(path, size)
+        with open(path, "rb") as f:
+            while f.tell() < size:
+                for values in self.steps.values():
+                    values.extend(np.load(f))
+        self.flushed = len(self.steps["observations"])
+        for step, env in cuts:
+            self.cut(env, step)
+
+    def cut(self, env: int, step: Optional[int] = None) -> None:
+        """Mark env `env`'s transition at `step` (default: the last) truncated: --resume restarted its episode there."""
+        if self.steps["truncations"]:
+            step = len(self.steps["truncations"]) - 1 if step is None else step
+            self.steps["truncations"][step][env] = True
+            self.cuts.append((step, env))
 
 
 def write_csv(path: str, rows: list) -> None:
@@ -955,29 +1028,70 @@ class RunWriter:
     (one row per iteration) and episodes.csv after every iteration; eval.csv every --eval-every steps;
     with --save-model, model.pt and eval.json at the end; with --save-rollouts, the .npz at the end;
     TensorBoard events too when the optional tensorboard package is installed. Every file is written
-    to a temporary file and renamed, so a crash never leaves half a file."""
+    to a temporary file and renamed, so a crash never leaves half a file. Given a `checkpoint`
+    (--resume), it takes over that run's folder and cuts its files back to the checkpoint."""
 
     EVAL_SEED_OFFSET = 10_000  # evaluation envs are seeded apart from the training envs
 
-    def __init__(self, args: Args, run_name: str, total_steps: int, obs_shape: tuple, act_low, act_high):
+    def __init__(self, args: Args, run_name: str, total_steps: int, obs_shape: tuple, act_low, act_high,
+                 checkpoint: Optional[dict] = None):
         self.args, self.total_steps = args, total_steps
-        self.run_dir = make_run_dir(args.runs_dir, run_name)
-        with open(os.path.join(self.run_dir, "config.json"), "w") as f:
-            json.dump({**asdict(args), "command": portable_command()}, f, indent=1)
+        self.run_dir = make_run_dir(args.runs_dir, run_name) if checkpoint is None else args.resume
         self.row, self.progress_rows, self.episode_rows, self.eval_rows = {}, [], [], []
         self.iteration_returns, self.recent_returns = [], deque(maxlen=100)
         self.eval_seconds = 0.0
+        self.checkpoint_seconds = 0.0  # capturing and writing checkpoints (counted in the training time)
+        self.commands = [portable_command()]  # the run's command, then each --resume's
         self.rollout_log = None
         if args.save_rollouts is not None:
             os.makedirs(os.path.dirname(os.path.abspath(args.save_rollouts)), exist_ok=True)
             self.rollout_log = RolloutLog(args.env_id, obs_shape, act_low, act_high)
+        if checkpoint is not None:
+            self.load_state_dict(checkpoint["writer"])
+        config = {**asdict(args), "command": self.commands[0]}
+        if len(self.commands) > 1:
+            config["resumed_by"] = self.commands[1:]
+        text = json.dumps(config, indent=1).encode()
+        atomic_write(os.path.join(self.run_dir, "config.json"), lambda f: f.write(text))
         self.tensorboard = None
         if importlib.util.find_spec("tensorboard") is not None:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.tensorboard = SummaryWriter(self.run_dir)
+            purge_step = None if checkpoint is None else checkpoint["global_step"]  # --resume: drop the events after it
+            self.tensorboard = SummaryWriter(self.run_dir, purge_step=purge_step)
             self.tensorboard.add_text("hyperparameters", "|param|value|\n|-|-|\n%s" % (
                 "\n".join([f"|{key}|{value}|" for key, value in vars(args).items()])))
+
+    def state_dict(self) -> dict:
+        """What the run's files hold so far (a row never changes once added: shallow copies keep them)."""
+        return {"progress_rows": list(self.progress_rows), "episode_rows": list(self.episode_rows),
+                "eval_rows": list(self.eval_rows), "recent_returns": list(self.recent_returns),
+                "eval_seconds": self.eval_seconds, "checkpoint_seconds": self.checkpoint_seconds,
+                "commands": list(self.commands),
+                "rollout_steps": 0 if self.rollout_log is None else len(self.rollout_log.steps["observations"]),
+                "rollout_cuts": [] if self.rollout_log is None else list(self.rollout_log.cuts)}
+
+    def load_state_dict(self, state: dict) -> None:
+        """--resume: take `state_dict`'s numbers back and cut the files to them: progress.csv, episodes.csv,
+        eval.csv and the rollout log as they were at the checkpoint; model.pt and eval.json (written when
+        the run was stopped) are removed until the run ends again."""
+        self.progress_rows, self.episode_rows = state["progress_rows"], state["episode_rows"]
+        self.eval_rows = state["eval_rows"]
+        self.recent_returns.extend(state["recent_returns"])
+        self.eval_seconds, self.checkpoint_seconds = state["eval_seconds"], state["checkpoint_seconds"]
+        self.commands = state["commands"] + self.commands
+        for name, rows in (("progress.csv", self.progress_rows), ("episodes.csv", self.episode_rows),
+                           ("eval.csv", self.eval_rows)):
+            if rows:
+                write_csv(os.path.join(self.run_dir, name), rows)
+            elif os.path.exists(os.path.join(self.run_dir, name)):
+                os.remove(os.path.join(self.run_dir, name))
+        for name in ("model.pt", "eval.json"):
+            if os.path.exists(os.path.join(self.run_dir, name)):
+                os.remove(os.path.join(self.run_dir, name))
+        if self.rollout_log is not None:
+            self.rollout_log.restore(os.path.join(self.run_dir, ROLLOUT_PARTIAL), state["rollout_log_bytes"],
+                                     state["rollout_cuts"])
 
     def add_scalar(self, tag: str, value, step: int) -> None:
         """Record a number: an episode's return or length goes to episodes.csv, anything else into this
@@ -1000,7 +1114,8 @@ class RunWriter:
         mean_return = float(np.mean(self.iteration_returns)) if self.iteration_returns else float("nan")
         self.progress_rows.append({"iteration": iteration, "global_step": global_step,
                                    "charts/episodic_return": mean_return, "charts/episodes": len(self.iteration_returns),
-                                   **self.row, "time/elapsed_s": train_seconds, "time/eval_s": self.eval_seconds})
+                                   **self.row, "time/elapsed_s": train_seconds, "time/eval_s": self.eval_seconds,
+                                   "time/checkpoint_s": self.checkpoint_seconds})
         write_csv(os.path.join(self.run_dir, "progress.csv"), self.progress_rows)
         if self.episode_rows:
             write_csv(os.path.join(self.run_dir, "episodes.csv"), self.episode_rows)
@@ -1053,6 +1168,186 @@ class RunWriter:
             self.tensorboard.close()
 
 
+CHECKPOINT_FORMAT = "ppo-dap-run-checkpoint/1"  # the first word of checkpoint.pt; a change of its layout changes it
+ROLLOUT_PARTIAL = "rollouts.partial"  # --save-rollouts: the log up to the last checkpoint, beside it
+
+
+def versions() -> dict:
+    """The libraries whose numbers a run's continuation depends on."""
+    return {**library_versions(), "gymnasium": gym.__version__, "mujoco": mujoco.__version__}
+
+
+def time_limit(env: gym.Env) -> Optional[gym.wrappers.TimeLimit]:
+    """The TimeLimit wrapper inside `env`, if it has one."""
+    while isinstance(env, gym.Wrapper) and not isinstance(env, gym.wrappers.TimeLimit):
+        env = env.env
+    return env if isinstance(env, gym.wrappers.TimeLimit) else None
+
+
+def env_state(env: gym.Env) -> dict:
+    """A copy of the state of one `make_env` env: the simulator's whole MjData for a MuJoCo env, None for any
+    other (see `Checkpointer.restore`); the env's random generator (the noise of its resets); the time limit's
+    step count; the episode's return, length and time so far (RecordEpisodeStatistics). The whole MjData,
+    not only the integration state (qpos, qvel, act, warm start, ...): Ant's and Humanoid's rewards read
+    body positions that the previous step derived, which no state vector holds."""
+    sim, limit = env.unwrapped, time_limit(env)
+    return {"mjdata": copy.copy(sim.data) if isinstance(getattr(sim, "data", None), mujoco.MjData) else None,
+            "np_random": copy.deepcopy(sim.np_random.bit_generator.state),
+            "elapsed_steps": None if limit is None else limit._elapsed_steps,
+            "episode": (env.episode_returns, env.episode_lengths, env.episode_count,
+                        time.perf_counter() - env.episode_start_time)}
+
+
+def restore_env_state(env: gym.Env, state: dict) -> None:
+    """Put `env_state`'s copy of a MuJoCo env back into a reset env of the same id: bit for bit, MjData whole."""
+    sim = env.unwrapped
+    mujoco.mj_copyData(sim.data, sim.model, state["mjdata"])
+    sim.np_random.bit_generator.state = state["np_random"]
+    if state["elapsed_steps"] is not None:
+        time_limit(env)._elapsed_steps = state["elapsed_steps"]
+    env.episode_returns, env.episode_lengths, env.episode_count, seconds = state["episode"]
+    env.episode_start_time = time.perf_counter() - seconds
+
+
+def read_checkpoint(run_dir: str) -> dict:
+    """The state in `{run_dir}/checkpoint.pt` (--resume). Stops with one sentence, changing nothing, when the
+    folder holds no checkpoint, its run has finished, or the file is damaged or from another version of
+    this script (see `load_checked`)."""
+    path = os.path.join(run_dir, "checkpoint.pt")
+    if not os.path.isdir(run_dir):
+        raise SystemExit(f"error: --resume {run_dir} is not a folder.")
+    if not os.path.isfile(path):
+        raise SystemExit(f"error: --resume {run_dir} holds no checkpoint.pt (the run had --checkpoint-every 0, or was "
+                         "killed before its first checkpoint, or is not a ppo_dap.py run).")
+    return load_checked(path, CHECKPOINT_FORMAT, "ppo_dap.py")
+
+
+def check_resume(args: Args, checkpoint: dict, device: torch.device) -> None:
+    """--resume: stop with one sentence, before anything is built or written, unless the run can go on as it
+    would have: its own flags (only --total-timesteps may grow and --checkpoint-every change), the same
+    library versions and device, and (--save-rollouts) its partial rollout log whole."""
+    saved = checkpoint["args"]
+    for name, value in asdict(args).items():
+        if name not in ("resume", "checkpoint_every", "total_timesteps") and value != saved[name]:
+            raise SystemExit(f"error: --{name.replace('_', '-')} {value} differs from the run's {saved[name]}; a resumed "
+                             "run keeps its flags (only --total-timesteps may grow and --checkpoint-every change).")
+    if args.total_timesteps < saved["total_timesteps"]:
+        raise SystemExit(f"error: --total-timesteps {args.total_timesteps} is below the run's {saved['total_timesteps']}; "
+                         "a resumed run's budget may only grow.")
+    for name, version in checkpoint["versions"].items():
+        if versions()[name] != version:
+            raise SystemExit(f"error: --resume: the run was written with {name} {version}, this is {name} "
+                             f"{versions()[name]}; a run continues bit for bit only under the versions it started with.")
+    if checkpoint["device"] != device.type:
+        raise SystemExit(f"error: --resume: the run trained on {checkpoint['device']}, this one would train on "
+                         f"{device.type}; resume it on a machine like the one it started on.")
+    partial = os.path.join(args.resume, ROLLOUT_PARTIAL)
+    needed = checkpoint["writer"].get("rollout_log_bytes", 0)
+    if args.save_rollouts is not None and (not os.path.isfile(partial) or os.path.getsize(partial) < needed):
+        raise SystemExit(f"error: --resume: {partial} is missing or shorter than the checkpoint records, so the "
+                         "rollout log cannot be continued.")
+
+
+class Checkpointer:
+    """--checkpoint-every N: everything the rest of a run depends on, as it stands at the end of an
+    iteration, in `{run_dir}/checkpoint.pt` (`read_checkpoint` reads it back). `end_iteration` copies that
+    state every iteration (a few milliseconds) and writes it every N iterations and at the last. On
+    Ctrl-C / SIGTERM `write` saves the last copy: the unfinished rollout is then redone on --resume from
+    the same state, so the resumed run is the uninterrupted one. The file is written whole and renamed
+    (`save_checked`), so a kill mid-write leaves the previous checkpoint. With --save-rollouts the
+    transitions so far are appended to `rollouts.partial` first; the checkpoint records how much of it
+    is its own."""
+
+    def __init__(self, args: Args, writer: RunWriter, envs: gym.vector.SyncVectorEnv, device: torch.device,
+                 stateful: dict, prior_sha256: Optional[str]):
+        self.args, self.writer, self.envs, self.device, self.prior_sha256 = args, writer, envs, device, prior_sha256
+        self.stateful = {name: obj for name, obj in stateful.items() if obj is not None}  # each has state_dict()
+        self.path = os.path.join(writer.run_dir, "checkpoint.pt")
+        self.state, self.written = None, None  # the last copy; the iteration of the last one written
+
+    def end_iteration(self, iteration: int, global_step: int, next_raw_obs: np.ndarray, next_obs: torch.Tensor,
+                      train_seconds: float) -> None:
+        """Copy the run's state at the end of `iteration` (0: the start), the current observations raw
+        [num_envs, obs_dim] and normalised; write it every --checkpoint-every iterations and at the last."""
+        if self.args.checkpoint_every == 0:
+            return
+        start = time.time()
+        self.state = {
+            "format": CHECKPOINT_FORMAT, "versions": versions(), "device": self.device.type,
+            "args": {**asdict(self.args), "resume": None}, "iteration": iteration, "global_step": global_step,
+            "train_seconds": train_seconds, "next_raw_obs": next_raw_obs.copy(), "next_obs": next_obs.cpu().clone(),
+            "state_dicts": {name: copy.deepcopy(obj.state_dict()) for name, obj in self.stateful.items()},
+            "writer": self.writer.state_dict(), "prior_sha256": self.prior_sha256,
+            "rng": rng_state(self.device),
+            "envs": [env_state(env) for env in self.envs.envs],
+            "action_space_rng": copy.deepcopy(self.envs.action_space.np_random.bit_generator.state),
+        }
+        self.writer.checkpoint_seconds += time.time() - start
+        if iteration > 0 and (iteration % self.args.checkpoint_every == 0 or iteration == self.args.num_iterations):
+            self.write()
+
+    def write(self) -> None:
+        """Put the last copy on disk (once)."""
+        if self.state is None or self.written == self.state["iteration"]:
+            return
+        start = time.time()
+        log = self.writer.rollout_log
+        if log is not None:  # first the partial log, then the checkpoint that says how much of it counts
+            self.state["writer"]["rollout_log_bytes"] = log.flush(os.path.join(self.writer.run_dir, ROLLOUT_PARTIAL),
+                                                                  self.state["writer"]["rollout_steps"])
+        save_checked(self.path, self.state, CHECKPOINT_FORMAT)
+        self.written = self.state["iteration"]
+        self.writer.checkpoint_seconds += time.time() - start
+
+    def restore(self, checkpoint: dict):
+        """--resume: put the checkpoint's state into the run just built (after its envs' first reset).
+        Returns (iterations done, global step, raw [num_envs, obs_dim] and normalised current observations,
+        training seconds so far). A MuJoCo env is restored whole; any other env's state lives in attributes
+        of its own (classic control) or in objects that cannot be copied (Box2D), so its episode starts
+        again here, from its own random stream, and the run says so: from here on it is not the same run."""
+        for name, obj in self.stateful.items():
+            obj.load_state_dict(checkpoint["state_dicts"][name])
+        set_rng_state(checkpoint["rng"], self.device)
+        self.envs.action_space.np_random.bit_generator.state = checkpoint["action_space_rng"]
+        next_raw_obs, next_obs = checkpoint["next_raw_obs"], checkpoint["next_obs"].to(self.device)
+        restarted = []
+        for i, (env, state) in enumerate(zip(self.envs.envs, checkpoint["envs"])):
+            if state["mjdata"] is not None:
+                restore_env_state(env, state)
+                continue
+            env.unwrapped.np_random.bit_generator.state = state["np_random"]
+            next_raw_obs[i], _ = env.reset()  # a new episode (time limit and episode statistics reset with it)
+            self.stateful["reward_scaler"].returns[i] = 0.0  # as at any episode's end
+            if self.writer.rollout_log is not None:
+                self.writer.rollout_log.cut(i)
+            restarted.append(i)
+        if restarted:
+            next_obs = torch.tensor(self.stateful["obs_norm"](next_raw_obs), device=self.device)
+            print(f"warning: --resume: {self.args.env_id} is not a MuJoCo env, whose whole state a checkpoint holds; its "
+                  f"{len(restarted)} env(s) start new episodes at step {checkpoint['global_step']}, so from here on the "
+                  "run is not the one an uninterrupted run would have been.", file=sys.stderr, flush=True)
+        self.written = checkpoint["iteration"]
+        return (checkpoint["iteration"], checkpoint["global_step"], next_raw_obs, next_obs, checkpoint["train_seconds"])
+
+    def finish(self) -> None:
+        """The run is complete: its checkpoint becomes a one-line marker that says so (--resume refuses it)
+        and the partial rollout log goes (the .npz holds it all)."""
+        if os.path.exists(self.path):
+            atomic_write(self.path, lambda f: f.write(f"{CHECKPOINT_FORMAT} finished\n".encode()))
+        if os.path.exists(os.path.join(self.writer.run_dir, ROLLOUT_PARTIAL)):
+            os.remove(os.path.join(self.writer.run_dir, ROLLOUT_PARTIAL))
+
+
+def cli(argv: Optional[list] = None) -> Args:
+    """The flags of the command line (`argv`, default sys.argv). With --resume RUN the run's own flags, read
+    from its checkpoint, are the defaults, so only the flags given beside --resume can differ from them."""
+    args = tyro.cli(Args, args=argv)
+    if args.resume is not None:
+        saved = read_checkpoint(args.resume)["args"]
+        args = tyro.cli(Args, args=argv, default=Args(**{**saved, "resume": args.resume}))
+    return args
+
+
 def fmt_seconds(seconds: float) -> str:
     """1234.5 -> '0:20:34'."""
     s = int(max(0.0, seconds))
@@ -1067,4 +1362,4 @@ def main(args: Args) -> str:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    main(cli())

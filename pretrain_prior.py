@@ -7,15 +7,17 @@ Read top to bottom: Args, the dataset and its checks, the DDPM (`DiffusionPrior`
 """
 
 import hashlib
+import io
 import math
 import os
 import pickle
 import random
 import signal
 import sys
+import tempfile
 import time
 import zipfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Callable, Literal, Optional
 
 import gymnasium as gym
@@ -26,6 +28,7 @@ import torch.nn.functional as F
 import tyro
 
 PRIOR_FORMAT = "ppo-dap-prior/1"
+PRETRAIN_CHECKPOINT_FORMAT = "ppo-dap-pretrain-checkpoint/1"  # --checkpoint-every: `{output}.ckpt`
 
 
 @dataclass
@@ -66,6 +69,10 @@ class Args:
     """fraction of the transitions held out to report the denoising loss on unseen data"""
     log_every: int = 1000
     """gradient steps between progress lines"""
+    checkpoint_every: int = 1000
+    """gradient steps between checkpoints (`{output}.ckpt`, also written on Ctrl-C / SIGTERM, removed once the prior is saved); 0 = none"""
+    resume: bool = False
+    """if toggled, continue the interrupted pretraining in `{output}.ckpt`, bit for bit (the other flags must be the ones it started with)"""
     action_tolerance: float = 1e-3
     """how far (in env units) a logged action may lie outside the env's bounds before the dataset is rejected"""
     knn_size: int = 20000
@@ -89,6 +96,56 @@ def atomic_write(path: str, write: Callable) -> None:
     os.replace(tmp, path)
 
 
+def save_checked(path: str, state: dict, fmt: str) -> None:
+    """Write `state` (torch.save) atomically to `path` behind a first line `{fmt} {sha256 of the rest}`, which
+    lets `load_checked` refuse a damaged file, another file, or one of another format version (torch itself
+    reads a damaged file silently as other numbers). The checkpoints of both scripts are such files."""
+    payload = io.BytesIO()
+    torch.save(state, payload)
+    payload = payload.getvalue()
+    header = f"{fmt} {hashlib.sha256(payload).hexdigest()}\n".encode()
+    atomic_write(path, lambda f: f.writelines([header, payload]))
+
+
+def load_checked(path: str, fmt: str, script: str) -> dict:
+    """The state `save_checked` wrote to `path` in format `fmt`. Stops with one sentence when the file is
+    damaged, is not a checkpoint of `script`, comes from another version of it, or is the one-line marker
+    `{fmt} finished` of finished work. Our own files: unpickled whole (MjData is no tensor)."""
+    with open(path, "rb") as f:
+        header, _, payload = f.read().partition(b"\n")
+    name, _, digest = header.decode("ascii", errors="replace").partition(" ")
+    if not name.startswith(fmt.rsplit("/", 1)[0] + "/"):
+        raise SystemExit(f"error: --resume: {path} is not a {script} checkpoint (it is damaged or another file).")
+    if name != fmt:
+        raise SystemExit(f"error: --resume: {path} was written by another version of {script} (format {name[:40]}; "
+                         f"this one reads {fmt}).")
+    if digest == "finished":
+        raise SystemExit(f"error: --resume: {path} marks a finished run; there is nothing to resume.")
+    if hashlib.sha256(payload).hexdigest() != digest:
+        raise SystemExit(f"error: --resume: {path} is damaged (truncated or changed: its checksum does not match).")
+    return torch.load(io.BytesIO(payload), map_location="cpu", weights_only=False)
+
+
+def rng_state(device: torch.device) -> dict:
+    """The random streams of python, numpy (global) and torch (CPU, and `device` when it is a GPU), for a checkpoint."""
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None}
+
+
+def library_versions() -> dict:
+    """The versions of the libraries whose numbers a continued (resumed) training depends on."""
+    return {"torch": torch.__version__, "numpy": np.__version__}
+
+
+def set_rng_state(state: dict, device: torch.device) -> None:
+    """Put `rng_state`'s streams back."""
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if device.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
 def check_finite_flags(args) -> None:
     """Stop with one sentence naming the flag when a float setting of the dataclass `args` is NaN or
     infinite (comparisons with NaN are all False, so range checks alone let it through)."""
@@ -98,12 +155,19 @@ def check_finite_flags(args) -> None:
 
 
 def check_writable_dir(path: str, flag: str) -> None:
-    """Stop with one sentence when folder `path` neither exists nor can be made, or cannot be written."""
+    """Stop with one sentence when folder `path` neither exists nor can be made, or cannot be written. A folder
+    is made and removed in its nearest existing ancestor to find out: permission bits miss read-only and
+    virtual file systems (/proc looks writable to root, and no folder can be made there)."""
     existing = os.path.abspath(path)
     while not os.path.exists(existing):
         existing = os.path.dirname(existing)
-    if not os.path.isdir(existing) or not os.access(existing, os.W_OK):
+    if not os.path.isdir(existing):
         raise SystemExit(f"error: {flag} {path} cannot be written ({existing} is not a writable folder).")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".write-test-", dir=existing))
+    except OSError as err:
+        raise SystemExit(f"error: {flag} {path} cannot be written ({existing} is not a writable folder: "
+                         f"{err.strerror}).") from err
 
 
 def portable_command() -> str:
@@ -603,6 +667,8 @@ def check_args(args: Args) -> str:
                  "learning_rate", "action_tolerance", "knn_size", "num_components"):
         if not getattr(args, flag) > 0:
             raise SystemExit(f"error: --{flag.replace('_', '-')} must be positive, got {getattr(args, flag)}.")
+    if args.checkpoint_every < 0:
+        raise SystemExit(f"error: --checkpoint-every must be zero or positive, got {args.checkpoint_every}.")
     if not 0.0 < args.holdout_fraction < 1.0:
         raise SystemExit(f"error: --holdout-fraction must lie in (0, 1), got {args.holdout_fraction}.")
     suffix = "" if args.prior_kind == "diffusion" else f"-{args.prior_kind}"
@@ -613,7 +679,29 @@ def check_args(args: Args) -> str:
         raise SystemExit(f"error: --output {output} already exists; pass --overwrite to replace it "
                          "or --output to write elsewhere.")
     check_writable_dir(os.path.dirname(os.path.abspath(output)), "--output")
+    if args.resume and not os.path.isfile(f"{output}.ckpt"):
+        raise SystemExit(f"error: --resume: there is no checkpoint {output}.ckpt to continue (it is removed once the "
+                         "prior is saved).")
+    if not args.resume and os.path.exists(f"{output}.ckpt"):  # scripts that rerun a stopped command start over
+        print(f"note: {output}.ckpt holds an interrupted pretraining; starting over (pass --resume to continue it)")
     return output
+
+
+def check_resume(args: Args, checkpoint: dict, device: torch.device, dataset_sha256: str) -> None:
+    """--resume: stop with one sentence, before anything is written, unless the pretraining can go on as it
+    would have: the flags it started with (--checkpoint-every aside), the same dataset (so the same
+    held-out split, a function of the data and --seed), library versions and device."""
+    for name, value in asdict(args).items():
+        if name not in ("resume", "checkpoint_every") and value != checkpoint["args"][name]:
+            raise SystemExit(f"error: --{name.replace('_', '-')} {value} differs from the checkpoint's "
+                             f"{checkpoint['args'][name]}; --resume continues with the flags it started with.")
+    if dataset_sha256 != checkpoint["dataset_sha256"]:
+        raise SystemExit(f"error: --resume: dataset {args.dataset} is not the file the pretraining started on "
+                         "(its sha256 differs).")
+    if checkpoint["versions"] != library_versions() or checkpoint["device"] != device.type:
+        raise SystemExit(f"error: --resume: the checkpoint was written with {checkpoint['versions']} on "
+                         f"{checkpoint['device']}, this is {library_versions()} on {device.type}; a pretraining "
+                         "continues bit for bit only under the versions and on the device it started with.")
 
 
 def sha256(path: str) -> str:
@@ -622,9 +710,12 @@ def sha256(path: str) -> str:
 
 
 def main(args: Args) -> str:
-    """Pretrain and save the prior; returns the checkpoint path. Ctrl-C or SIGTERM stops it with exit
-    status 130 / 143 and writes nothing."""
+    """Pretrain and save the prior; returns the checkpoint path. Every --checkpoint-every updates the state
+    goes to `{output}.ckpt` (--resume continues from it). Ctrl-C or SIGTERM stops it with exit status
+    130 / 143 after the current update, writing its checkpoint and no prior."""
     output = check_args(args)
+    checkpoint_path = f"{output}.ckpt"
+    checkpoint = load_checked(checkpoint_path, PRETRAIN_CHECKPOINT_FORMAT, "pretrain_prior.py") if args.resume else None
     random.seed(args.seed)
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
@@ -654,6 +745,9 @@ def main(args: Args) -> str:
         "versions": {"torch": str(torch.__version__), "gymnasium": str(gym.__version__),
                      "mujoco": str(getattr(sys.modules.get("mujoco"), "__version__", None))},
     }
+    if checkpoint is not None:
+        check_resume(args, checkpoint, device, provenance["dataset_sha256"])
+        provenance["command"] = checkpoint["command"]  # the command that started it
     print(f"dataset {args.dataset}: {num} transitions ({len(holdout_idx)} held out), "
           f"mean episode return {provenance['mean_episode_return']}")
 
@@ -685,14 +779,21 @@ def main(args: Args) -> str:
                  "gmm": f"mixture of {args.num_components} diagonal Gaussians"}[args.prior_kind]
         print(f"prior: {args.prior_kind}, {sum(p.numel() for p in prior.parameters())} parameters, {shape}, "
               f"{args.num_hidden_layers} x {args.hidden_dim} Mish, on {device}")
-        running = 0.0
+        running, first_update = 0.0, 1
+        if checkpoint is not None:  # --resume: the pretraining as it stood at its checkpoint
+            prior.load_state_dict(checkpoint["prior"])
+            optimizer.load_state_dict(checkpoint["optimizer"])
+            scheduler.load_state_dict(checkpoint["scheduler"])
+            set_rng_state(checkpoint["rng"], device)
+            first_update, running = checkpoint["update"] + 1, checkpoint["running"]
+            start_time -= checkpoint["train_seconds"]
         with InterruptFlag() as stop:
-            for update in range(1, args.num_updates + 1):
+            for update in range(first_update, args.num_updates + 1):
                 batch = train_idx[np.random.randint(0, len(train_idx), size=args.batch_size)]
                 loss = prior.loss(obs[batch], actions[batch])
                 if not torch.isfinite(loss):
                     raise SystemExit(f"error: the prior's training loss became non-finite at update {update} on "
-                                     f"dataset {args.dataset}; nothing was written (try a smaller --learning-rate).")
+                                     f"dataset {args.dataset}; no prior was written (try a smaller --learning-rate).")
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
@@ -704,8 +805,18 @@ def main(args: Args) -> str:
                     print(f"update {update}/{args.num_updates} | train loss {running / steps:.4f} | "
                           f"held-out loss {held:.4f} | {time.time() - start_time:.0f}s", flush=True)
                     running = 0.0
-                if stop.signum:
-                    stop.exit(f"update {update}", f"no prior written ({output} untouched)")
+                every, last = args.checkpoint_every, update == args.num_updates  # at the last, the prior is saved
+                if every > 0 and not last and (stop.signum or update % every == 0):
+                    save_checked(checkpoint_path, {
+                        "args": {**asdict(args), "resume": False}, "device": device.type,
+                        "versions": library_versions(),
+                        "dataset_sha256": provenance["dataset_sha256"], "command": provenance["command"],
+                        "update": update, "running": running, "train_seconds": time.time() - start_time,
+                        "prior": prior.state_dict(), "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict(), "rng": rng_state(device)}, PRETRAIN_CHECKPOINT_FORMAT)
+                if stop.signum and not last:
+                    resume = f"; continue with --resume (checkpoint {checkpoint_path})" if every > 0 else ""
+                    stop.exit(f"update {update}", f"no prior written ({output} untouched){resume}")
 
     # the last update always logs, so `held` is the final held-out loss
     provenance.update(heldout_loss=held,
@@ -715,6 +826,8 @@ def main(args: Args) -> str:
         save_prior(output, prior.cpu(), args.env_id, provenance)
     except ValueError as err:
         raise SystemExit(f"error: {err}.") from err
+    if os.path.exists(checkpoint_path):  # the prior is whole: its checkpoint is done with
+        os.remove(checkpoint_path)
     print(f"prior saved to {output} (held-out loss {provenance['heldout_loss']:.4f})")
     return output
 
