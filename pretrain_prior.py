@@ -656,6 +656,15 @@ def heldout_loss(prior: ActionPrior, obs: torch.Tensor, actions: torch.Tensor, s
             return prior.loss(obs, actions).item()
 
 
+def holdout_split(num: int, fraction: float, seed: int) -> tuple:
+    """(training indices, held-out indices) of `num` transitions: a seeded permutation, the first
+    `fraction` of it (at least one) held out. Offline evaluations of a prior recompute it from the
+    `holdout_fraction` and `seed` of its provenance."""
+    perm = np.random.default_rng(seed).permutation(num)
+    num_holdout = max(1, int(round(fraction * num)))
+    return perm[num_holdout:], perm[:num_holdout]
+
+
 MIN_TRAIN_TRANSITIONS = 32  # fewer cannot give observation statistics and a loss worth saving
 
 
@@ -727,12 +736,10 @@ def main(args: Args) -> str:
     obs_dim = int(np.prod(obs_space.shape))
     data = load_dataset(args.dataset, args.env_id, obs_dim, act_space.low, act_space.high, args.action_tolerance)
     num = len(data["observations"])
-    perm = np.random.default_rng(args.seed).permutation(num)
-    num_holdout = max(1, int(round(args.holdout_fraction * num)))
-    if num - num_holdout < MIN_TRAIN_TRANSITIONS:
+    train_idx, holdout_idx = holdout_split(num, args.holdout_fraction, args.seed)
+    if len(train_idx) < MIN_TRAIN_TRANSITIONS:
         raise SystemExit(f"error: dataset {args.dataset} has too few transitions ({num}) to train on at least "
-                         f"{MIN_TRAIN_TRANSITIONS} and hold {num_holdout} out.")
-    train_idx, holdout_idx = perm[num_holdout:], perm[:num_holdout]
+                         f"{MIN_TRAIN_TRANSITIONS} and hold {len(holdout_idx)} out.")
     obs = torch.tensor(data["observations"], device=device)
     actions = torch.tensor(data["actions"], device=device)
     train_obs = obs[train_idx]
@@ -741,6 +748,7 @@ def main(args: Args) -> str:
         "dataset_sha256": sha256(args.dataset),
         "transitions": num,
         "mean_episode_return": mean_episode_return(data),
+        "holdout_fraction": args.holdout_fraction,
         "command": portable_command(),
         "versions": {"torch": str(torch.__version__), "gymnasium": str(gym.__version__),
                      "mujoco": str(getattr(sys.modules.get("mujoco"), "__version__", None))},

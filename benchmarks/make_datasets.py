@@ -40,7 +40,7 @@ import tyro
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from ppo_dap import RolloutLog, load_model  # noqa: E402
-from pretrain_prior import atomic_write, mean_episode_return  # noqa: E402
+from pretrain_prior import PRIOR_KINDS, atomic_write, mean_episode_return  # noqa: E402
 
 KINDS = ["single", "replay", "mixed-quality", "two-policies"]
 # (run name, seed, steps): the behaviour runs every kind is made from
@@ -66,6 +66,12 @@ class Args:
     """mixed-quality, two-policies: transitions from each of the two policies"""
     behaviour_flags: str = ""
     """flags added to every behaviour run (the tests use tiny PPO iterations)"""
+    priors: List[str] = field(default_factory=list)
+    """prior kinds to pretrain on every dataset with the default flags (diffusion, gmm, gaussian, knn), into --priors-dir"""
+    priors_dir: str = "benchmarks/results/data_kinds/priors"
+    """where the priors go: `{kind}/{env_id}-{prior}.pt`, each with its pretraining log"""
+    pretrain_flags: str = ""
+    """flags added to every pretraining (the tests use tiny ones)"""
 
 
 def behaviour_run(args: Args, env_id: str, name: str, seed: int, steps: int) -> None:
@@ -152,6 +158,19 @@ def make_dataset(args: Args, env_id: str, kind: str) -> str:
     return path
 
 
+def pretrain(args: Args, dataset: str, env_id: str, kind: str, prior: str) -> None:
+    """{priors_dir}/{kind}/{env_id}-{prior}.pt from the dataset, with `pretrain_prior.py`'s defaults (kept if it exists)."""
+    output = os.path.join(args.priors_dir, kind, f"{env_id}-{prior}.pt")
+    if os.path.exists(output):
+        return
+    os.makedirs(os.path.dirname(output), exist_ok=True)
+    cmd = [sys.executable, os.path.join(ROOT, "pretrain_prior.py"), "--dataset", dataset, "--env-id", env_id,
+           "--prior-kind", prior, "--output", output, *shlex.split(args.pretrain_flags)]
+    with open(output[:-len(".pt")] + ".log", "w") as out:
+        subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    print(f"{output} written", flush=True)
+
+
 def sha256(path: str) -> str:
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
@@ -176,14 +195,20 @@ def main(args: Args) -> None:
     unknown = [k for k in args.kinds if k not in KINDS]
     if unknown:
         raise SystemExit(f"error: --kinds {' '.join(unknown)} unknown; choose from {', '.join(KINDS)}.")
+    unknown = [p for p in args.priors if p not in PRIOR_KINDS]
+    if unknown:
+        raise SystemExit(f"error: --priors {' '.join(unknown)} unknown; choose from {', '.join(PRIOR_KINDS)}.")
     os.makedirs(args.data_dir, exist_ok=True)
     os.makedirs(args.runs_dir, exist_ok=True)
     jobs = [(env, name, seed, steps) for name, seed, steps in BEHAVIOUR for env in args.env_ids]
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         list(pool.map(lambda job: behaviour_run(args, *job), jobs))
     logs = [os.path.join(args.data_dir, f"{env}_{name}.npz") for env, name, _, _ in jobs]
-    datasets = [make_dataset(args, env, kind) for kind in args.kinds for env in args.env_ids]
-    record(args, logs + datasets)
+    datasets = {(kind, env): make_dataset(args, env, kind) for kind in args.kinds for env in args.env_ids}
+    record(args, logs + list(datasets.values()))
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        list(pool.map(lambda job: pretrain(args, datasets[job[:2]], job[1], job[0], job[2]),
+                      [(kind, env, prior) for (kind, env) in datasets for prior in args.priors]))
 
 
 if __name__ == "__main__":

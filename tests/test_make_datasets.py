@@ -11,6 +11,8 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 import make_datasets  # noqa: E402
+import prior_fit  # noqa: E402
+from pretrain_prior import load_prior  # noqa: E402
 
 
 @pytest.fixture
@@ -26,6 +28,8 @@ def tiny(monkeypatch):
 
 def test_four_kinds_with_their_parts_and_the_same_start_states(tmp_path, tiny):
     args = tiny(tmp_path)
+    args.priors, args.priors_dir = ["gmm", "knn"], str(tmp_path / "results" / "priors")
+    args.pretrain_flags = "--num-updates 20 --log-every 10 --hidden-dim 16 --knn-size 100"
     make_datasets.main(args)
     load = lambda kind: dict(np.load(os.path.join(args.data_dir, kind, "Pendulum-v1.npz")))  # noqa: E731
     log = dict(np.load(os.path.join(args.data_dir, "Pendulum-v1_seed100_1m.npz")))
@@ -43,6 +47,21 @@ def test_four_kinds_with_their_parts_and_the_same_start_states(tmp_path, tiny):
         np.testing.assert_array_equal(first[200], second[200])  # and so does each episode
         assert not np.array_equal(data["actions"][:250], data["actions"][250:])  # two different policies
         assert data["truncations"][249] and data["truncations"][-1]
+    for kind in ("single", "two-policies"):  # every prior kind asked for, on every dataset, from that dataset
+        for name in ("gmm", "knn"):
+            prior = load_prior(os.path.join(args.priors_dir, kind, f"Pendulum-v1-{name}.pt"))
+            assert prior.config["kind"] == name and prior.provenance["dataset"] == "Pendulum-v1.npz"
+            assert prior.provenance["transitions"] == len(load(kind)["rewards"])
+    # the offline table on them: the retrieval prior's best-of-1 error on the whole held-out split is its
+    # held-out loss (the nearest stored state's action), so the split is the one pretraining held out
+    rows = prior_fit.main(prior_fit.Args(env_ids=["Pendulum-v1"], kinds=["single", "two-policies"], priors=["gmm", "knn"],
+                                         data_dir=args.data_dir, priors_dir=args.priors_dir, out=str(tmp_path / "fit.csv")))
+    assert [(r["kind"], r["prior"]) for r in rows] == [("single", "gmm"), ("single", "knn"), ("two-policies", "gmm"),
+                                                        ("two-policies", "knn")]
+    for row in rows:
+        assert row["best_of_8"] <= row["best_of_1"] and 0.0 <= row["multimodal_share"] <= 1.0
+        if row["prior"] == "knn":
+            assert row["best_of_1"] == pytest.approx(row["heldout_loss"], rel=1e-5)
     record = json.load(open(tmp_path / "results" / "datasets.json"))
     assert {"single/Pendulum-v1.npz", "mixed-quality/Pendulum-v1.npz", "Pendulum-v1_seed101_1m.npz"} <= set(record["files"])
     assert all(len(entry["sha256"]) == 64 for entry in record["files"].values())
@@ -54,6 +73,9 @@ def test_four_kinds_with_their_parts_and_the_same_start_states(tmp_path, tiny):
     assert {k: v["sha256"] for k, v in other["files"].items()} == {k: v["sha256"] for k, v in record["files"].items()}
 
 
-def test_an_unknown_kind_is_refused(tmp_path):
+def test_an_unknown_kind_or_prior_is_refused_before_any_run(tmp_path):
     with pytest.raises(SystemExit, match="--kinds nope unknown"):
         make_datasets.main(make_datasets.Args(kinds=["nope"], data_dir=str(tmp_path / "d"), runs_dir=str(tmp_path / "r")))
+    with pytest.raises(SystemExit, match="--priors ddpm unknown"):
+        make_datasets.main(make_datasets.Args(priors=["ddpm"], data_dir=str(tmp_path / "d"), runs_dir=str(tmp_path / "r")))
+    assert not (tmp_path / "d").exists()
