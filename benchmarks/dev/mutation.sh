@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Mutation testing of the algorithm (README "Tests"): mutmut mutates the algorithmic functions of
-# ppo_dap.py and pretrain_prior.py one change at a time and runs the tests that reach each one; a
-# mutant the suite does not notice "survives". Runs in a scratch copy so that mutmut's config and its
-# mutants/ folder never touch the repository. Two slow kinds of test are left out of the mutant runs:
-# the learning smoke tests (tens of seconds per mutant; the directional tests pin the same maths) and
-# the tests that start subprocesses (signals, make_priors.sh, speed.py, same_numbers.py: plumbing, not maths).
+# Mutation testing of the algorithm: mutmut mutates the algorithmic functions of ppo_dap.py and
+# pretrain_prior.py one change at a time and runs the tests that reach each one; a mutant the suite does
+# not notice "survives". Runs in a scratch copy so that mutmut's config and its mutants/ folder never
+# touch the repository. The mutants run against the test files of the maths; the slow tests of plumbing
+# are left out (the learning smoke tests, whose maths the directional tests pin; the tests that start
+# subprocesses: signals, resuming, make_priors.sh; the benchmark tools' tests). The summary is written
+# to $work/results.txt (RESULTS.md reads a copy in benchmarks/results/mutation/).
 #   bash benchmarks/dev/mutation.sh                 # all the algorithmic functions (about an hour on 2 cores)
 #   bash benchmarks/dev/mutation.sh compute_gae     # some of them
 #   MUTATION_TESTS="tests/test_prior.py tests/test_directional.py" bash benchmarks/dev/mutation.sh DiffusionPrior
@@ -13,8 +14,11 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 work=${MUTATION_DIR:-/tmp/ppo_dap_mutation}
 rm -rf "$work" && mkdir -p "$work"
-cp -r "$repo/ppo_dap.py" "$repo/pretrain_prior.py" "$repo/priors" "$repo/tests" "$repo/benchmarks" "$work/"
-test_lines=$(printf '    %s\n' ${MUTATION_TESTS:-tests/})  # one test path per line, as mutmut reads a list
+cp -r "$repo/ppo_dap.py" "$repo/pretrain_prior.py" "$repo/priors" "$repo/tests" "$work/"
+mkdir -p "$work/benchmarks" && cp -r "$repo"/benchmarks/*.py "$repo"/benchmarks/*.sh "$repo/benchmarks/dev" "$work/benchmarks/"  # not the runs
+maths_tests="tests/test_directional.py tests/test_dap.py tests/test_ppo.py tests/test_prior.py tests/test_gmm_prior.py
+  tests/test_theory.py tests/test_learning.py tests/test_reliability.py"
+test_lines=$(printf '    %s\n' ${MUTATION_TESTS:-$maths_tests})  # one test path per line, as mutmut reads a list
 cat > "$work/setup.cfg" <<CFG
 [mutmut]
 source_paths=
@@ -34,7 +38,7 @@ CFG
 functions=${*:-"compute_gae clipped_policy_loss value_loss Agent RunningMeanStd ObsNormalizer RewardScaler
   LoRALinear Adapter attach_peft advantage_weights QNetwork energy_weights proposal_moments
   imitation_loss kl_loss anneal dap_step beta_schedule timestep_embedding ActionPrior DiffusionPrior GMMPrior GaussianPrior KNNPrior
-  heldout_loss"}
+  heldout_loss holdout_split"}
 patterns=()
 for f in $functions; do
   # mutmut names a function's mutants x_{name}__mutmut_N and a class's xǁ{Class}ǁ{method}__mutmut_N
