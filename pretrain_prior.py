@@ -345,6 +345,19 @@ class ActionPrior(nn.Module):
         """[-1, 1] -> env units."""
         return self.act_low + (scaled + 1.0) * 0.5 * (self.act_high - self.act_low)
 
+    def gaussian_draw(self, mean: torch.Tensor, log_std: torch.Tensor, guidance: Optional[Callable],
+                      guidance_scale: float) -> torch.Tensor:
+        """One draw per row of N(mean, diag exp(log_std)^2) over scaled actions ([N, act_dim] each), clipped
+        to [-1, 1], in env units. With guidance the mean first moves by guidance_scale * sigma^2 *
+        grad_a Q(s, a) at a = the mean clipped to the bounds: the one-step analogue of the DDPM's guided
+        reverse means (the Gaussian and mixture priors)."""
+        if guidance is not None and guidance_scale > 0.0:
+            with torch.enable_grad():
+                leaf = mean.detach().clamp(-1.0, 1.0).requires_grad_(True)
+                (grad,) = torch.autograd.grad(guidance(self.unscale_action(leaf)).sum(), leaf)
+            mean = mean + guidance_scale * (2 * log_std).exp() * grad
+        return self.unscale_action((mean + log_std.exp() * torch.randn_like(mean)).clamp(-1.0, 1.0))
+
     @staticmethod
     def weighted_mean(per_sample: torch.Tensor, weights: Optional[torch.Tensor]) -> torch.Tensor:
         """Mean of per-sample losses [B], or their `weights`-weighted mean."""
@@ -478,15 +491,8 @@ class GaussianPrior(ActionPrior):
         """Raw obs [B, obs_dim] -> actions [B, num_samples, act_dim] in env units, clipped to the bounds.
         Guidance (as DiffusionPrior.sample's, state-major): the mean moves by guidance_scale * sigma^2 *
         grad_a Q(s, a) at a = the mean, the one-step analogue of the DDPM's shifted reverse means."""
-        batch = obs.shape[0]
         mean, log_std = self.mean_log_std(self.normalize_obs(obs).repeat_interleave(num_samples, dim=0))
-        if guidance is not None and guidance_scale > 0.0:
-            with torch.enable_grad():
-                leaf = mean.detach().clamp(-1.0, 1.0).requires_grad_(True)
-                (grad,) = torch.autograd.grad(guidance(self.unscale_action(leaf)).sum(), leaf)
-            mean = mean + guidance_scale * (2 * log_std).exp() * grad
-        scaled = (mean + log_std.exp() * torch.randn_like(mean)).clamp(-1.0, 1.0)
-        return self.unscale_action(scaled).reshape(batch, num_samples, self.act_dim)
+        return self.gaussian_draw(mean, log_std, guidance, guidance_scale).reshape(obs.shape[0], num_samples, self.act_dim)
 
 
 class GMMPrior(ActionPrior):
@@ -536,18 +542,11 @@ class GMMPrior(ActionPrior):
         """Raw obs [B, obs_dim] -> actions [B, num_samples, act_dim] in env units, clipped to the bounds: a
         component drawn by its weight, then a draw from it. Guidance as `GaussianPrior.sample`'s: the
         drawn component's mean moves by guidance_scale * sigma^2 * grad_a Q(s, a) at a = that mean."""
-        batch = obs.shape[0]
         log_w, means, log_stds = self.mixture(self.normalize_obs(obs).repeat_interleave(num_samples, dim=0))
         pick = torch.multinomial(log_w.exp(), 1)[:, 0]  # one component per sample, state-major
         rows = torch.arange(len(pick), device=pick.device)
-        mean, log_std = means[rows, pick], log_stds[rows, pick]
-        if guidance is not None and guidance_scale > 0.0:
-            with torch.enable_grad():
-                leaf = mean.detach().clamp(-1.0, 1.0).requires_grad_(True)
-                (grad,) = torch.autograd.grad(guidance(self.unscale_action(leaf)).sum(), leaf)
-            mean = mean + guidance_scale * (2 * log_std).exp() * grad
-        scaled = (mean + log_std.exp() * torch.randn_like(mean)).clamp(-1.0, 1.0)
-        return self.unscale_action(scaled).reshape(batch, num_samples, self.act_dim)
+        draws = self.gaussian_draw(means[rows, pick], log_stds[rows, pick], guidance, guidance_scale)
+        return draws.reshape(obs.shape[0], num_samples, self.act_dim)
 
 
 class KNNPrior(ActionPrior):

@@ -9,7 +9,7 @@ import torch
 
 import ppo_dap
 import pretrain_prior
-from helpers import prior_args
+from helpers import bimodal_toy, fit, prior_args
 from pretrain_prior import GaussianPrior, GMMPrior, load_prior
 
 
@@ -22,25 +22,6 @@ def pendulum_dataset(tmp_path_factory):
                               update_epochs=1, runs_dir=str(folder / "runs"), save_rollouts=path, cuda=False,
                               imitation_coef=0.0))
     return path
-
-
-def bimodal_toy(n=20_000, seed=0):
-    """For state s in [-1, 1]: a = +0.5 + 0.2 s (prob 0.7) or -0.5 + 0.2 s (prob 0.3), plus N(0, 0.05^2)."""
-    g = torch.Generator().manual_seed(seed)
-    s = torch.rand(n, 1, generator=g) * 2 - 1
-    upper = torch.rand(n, 1, generator=g) < 0.7
-    return s, torch.where(upper, 0.5 + 0.2 * s, -0.5 + 0.2 * s) + 0.05 * torch.randn(n, 1, generator=g)
-
-
-def fit(prior, s, actions, steps, lr=2e-3):
-    torch.set_num_threads(1)  # as the scripts do: for small MLPs one thread is fastest
-    optimizer = torch.optim.Adam(prior.parameters(), lr=lr)
-    for _ in range(steps):
-        idx = torch.randint(0, len(s), (256,))
-        loss = prior.loss(s[idx], actions[idx])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
 
 
 def test_nll_matches_a_hand_computation():

@@ -13,7 +13,7 @@ import pretrain_prior
 from pretrain_prior import (DiffusionPrior, GaussianPrior, KNNPrior, beta_schedule, heldout_loss, load_prior,
                             timestep_embedding,
                             mean_episode_return, save_prior)
-from helpers import prior_args
+from helpers import bimodal_toy, fit, prior_args
 
 
 @pytest.fixture(scope="module")
@@ -311,19 +311,9 @@ def test_ddpm_recovers_state_dependent_bimodal_distribution():
     """For state s, a = +0.5 + 0.2 s (prob 0.7) or -0.5 + 0.2 s (prob 0.3), plus N(0, 0.05^2).
     A Gaussian fit would put most of its mass between the modes; the DDPM must not."""
     torch.manual_seed(0)
-    g = torch.Generator().manual_seed(0)
-    n = 20_000
-    s = torch.rand(n, 1, generator=g) * 2 - 1
-    upper = torch.rand(n, 1, generator=g) < 0.7
-    actions = torch.where(upper, 0.5 + 0.2 * s, -0.5 + 0.2 * s) + 0.05 * torch.randn(n, 1, generator=g)
+    s, actions = bimodal_toy()
     prior = DiffusionPrior(1, 1)  # default T, schedule and network
-    optimizer = torch.optim.Adam(prior.parameters(), lr=2e-3)
-    for _ in range(3000):
-        idx = torch.randint(0, n, (256,))
-        loss = prior.loss(s[idx], actions[idx])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    fit(prior, s, actions, 3000)
     with torch.no_grad():
         samples = prior.sample(torch.tensor([[-0.8], [0.0], [0.7]]), 2000)
     assert samples.shape == (3, 2000, 1)
@@ -488,16 +478,6 @@ def test_good_small_dataset_trains(tmp_path):
 
 
 # ---------------------------------------------------------------- the Gaussian-prior ablation
-def fit(prior, s, actions, steps, lr=2e-3):
-    optimizer = torch.optim.Adam(prior.parameters(), lr=lr)
-    for _ in range(steps):
-        idx = torch.randint(0, len(s), (256,))
-        loss = prior.loss(s[idx], actions[idx])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-
-
 def test_gaussian_prior_fits_a_state_dependent_unimodal_distribution():
     torch.manual_seed(0)
     s = torch.rand(10_000, 1) * 2 - 1
@@ -514,10 +494,7 @@ def test_gaussian_prior_fits_a_state_dependent_unimodal_distribution():
 def test_gaussian_prior_cannot_put_its_samples_on_both_modes():
     """The bimodal toy of the DDPM test above: the Gaussian puts much of its mass between the modes."""
     torch.manual_seed(0)
-    g = torch.Generator().manual_seed(0)
-    s = torch.rand(20_000, 1, generator=g) * 2 - 1
-    upper = torch.rand(20_000, 1, generator=g) < 0.7
-    actions = torch.where(upper, 0.5 + 0.2 * s, -0.5 + 0.2 * s) + 0.05 * torch.randn(20_000, 1, generator=g)
+    s, actions = bimodal_toy()
     prior = GaussianPrior(1, 1, hidden_dim=64)
     fit(prior, s, actions, 1500)
     with torch.no_grad():
@@ -591,10 +568,7 @@ def test_knn_bounds_weights_and_guidance_arguments():
 
 def test_knn_prior_puts_its_proposals_on_both_modes():
     """The bimodal toy of the DDPM and Gaussian tests: retrieval, like the DDPM, keeps both modes."""
-    g = torch.Generator().manual_seed(0)
-    s = torch.rand(20_000, 1, generator=g) * 2 - 1
-    upper = torch.rand(20_000, 1, generator=g) < 0.7
-    actions = torch.where(upper, 0.5 + 0.2 * s, -0.5 + 0.2 * s) + 0.05 * torch.randn(20_000, 1, generator=g)
+    s, actions = bimodal_toy()
     a = knn_prior(s, actions, low=-1.0, high=1.0).sample(torch.tensor([[0.0]]), 400)[0, :, 0]
     near_upper, near_lower = ((a - 0.5).abs() < 0.2).float().mean().item(), ((a + 0.5).abs() < 0.2).float().mean().item()
     assert near_upper + near_lower > 0.95
