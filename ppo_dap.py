@@ -41,7 +41,7 @@ from pretrain_prior import (ActionPrior, InterruptFlag, all_finite, atomic_write
                             save_checked, set_rng_state, sha256)
 
 # The paper's tasks and CleanRL's published numbers are the MuJoCo v4 tasks; gymnasium 1.x warns on
-# every make() that v5 exists. We keep v4 on purpose, so the warning is silenced (README "Run").
+# every make() that v5 exists. We keep v4 on purpose, so the warning is silenced (README "Quick start").
 warnings.filterwarnings("ignore", message=r".*is out of date\. You should consider upgrading to version `v5`")
 
 
@@ -580,7 +580,7 @@ def train(args: Args, stop: InterruptFlag) -> str:
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
     torch.backends.cudnn.deterministic = args.torch_deterministic
-    torch.set_num_threads(1)  # speed: tiny MLPs, one thread is fastest on CPU (README "Speed")
+    torch.set_num_threads(1)  # speed: for these tiny MLPs one thread is fastest on CPU
 
     device = torch.device("cuda" if torch.cuda.is_available() and args.cuda else "cpu")
     if checkpoint is not None:

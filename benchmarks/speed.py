@@ -1,4 +1,4 @@
-"""Steps per second, every run alone on the machine, one torch thread each (README "Speed").
+"""Steps per second, every run alone on the machine, one torch thread each.
 
 Three measurements, each a table in {out_dir}/speed.md (the runs in {out_dir}/runs.csv):
   1. ours vs CleanRL: the PPO path of ppo_dap.py against CleanRL's ppo_continuous_action.py (fetched

@@ -1,4 +1,4 @@
-"""Where the time of one PPO(-DAP) iteration goes (README "Speed", the profile table).
+"""Where the time of one PPO(-DAP) iteration goes (developer tool).
 
 Runs `ppo_dap.train` in this process with timers wrapped around the pieces of an iteration: the env
 step, the actor-critic's forward in the rollout and in the update, backward, the optimiser step,
