@@ -657,8 +657,9 @@ def section_switches() -> List[str]:
          "`clock` is the method's plain annealing, needed for a prior whose data recorded no return",
          "[Rejected](#rejected-and-superseded)"],
         ["`--rpo-alpha`", "the on-policy baseline CleanRL recommends, and RPO-DAP", "[Ablations](#ablations-and-rpo)"],
-        ["`pretrain_prior.py --prior-kind {diffusion,gaussian,knn}`", "the prior of the method and the two cheaper "
-         "priors it must beat", "[Which prior](#which-prior-ddpm-gaussian-or-retrieval)"],
+        ["`pretrain_prior.py --prior-kind {diffusion,gmm,gaussian,knn}`", "the prior of the method and the cheaper "
+         "priors it must beat: a mixture of Gaussians (several modes, no diffusion), a Gaussian, retrieval",
+         "[Which prior](#which-prior-ddpm-gaussian-or-retrieval)"],
         ["`pretrain_prior.py --schedule {cosine,vp}`", "the two schedules of the DDPM literature; cosine is the default "
          "(fewer samples between modes at T = 20, `tests/test_prior.py`)", "the tests"],
     ]
