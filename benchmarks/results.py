@@ -11,6 +11,7 @@ eight-task table between the markers in the top-level README.md.
 """
 
 import functools
+import json
 import glob
 import os
 import sys
@@ -204,6 +205,11 @@ FOLDERS: Dict[str, Folder] = {
     "gaussian_40it_halfcheetah": Folder(
         "The same on HalfCheetah-v4, seeds 1-3", "python benchmarks/compare.py --env-ids HalfCheetah-v4 --seeds 1 2 3 "
         "--variants gaussian-prior --out-dir benchmarks/results/gaussian_40it_halfcheetah", "2f652f9"),
+    "data_kinds": Folder(
+        "The behaviour runs (final actors in model.pt) behind the datasets of four kinds, the priors of every kind "
+        "pretrained on each dataset, and the offline table",
+        "python benchmarks/make_datasets.py --priors diffusion gmm gaussian knn; then python benchmarks/prior_fit.py",
+        "f36da0d"),
     "priors_300k": Folder(
         "The earlier Hopper-v4 and HalfCheetah-v4 priors (DDPM, Gaussian, retrieval), pretrained on the whole log of "
         "a 300k-step PPO run (seed 100)", "KINDS=\"diffusion gaussian knn\" bash benchmarks/make_priors.sh $ENV",
@@ -643,6 +649,41 @@ def section_cleanrl(r: Results) -> List[str]:
             sources("cleanrl_100k", "cleanrl_100k_hopper_seeds4-8"), ""]
 
 
+DATA_KIND_NAMES = {"single": "single (one converged policy)", "replay": "replay (a learning run's whole log)",
+                   "mixed-quality": "mixed-quality (converged + part-way)", "two-policies": "two-policies (two converged)"}
+
+
+def section_data_kinds(r: Results) -> List[str]:
+    """The datasets of four kinds and how each prior kind covers them offline."""
+    record = json.load(open(os.path.join(r.dir, "data_kinds", "datasets.json")))
+    fit = read_csv(os.path.join(r.dir, "data_kinds", "prior_fit.csv"))
+    rows = [[DATA_KIND_NAMES[kind], env, f"{e['transitions']:,}", f"{e['mean_episode_return']:.0f}", e["sha256"][:12]]
+            for kind in DATA_KIND_NAMES for env in FIRST_THREE
+            for e in [record["files"].get(f"{kind}/{env}.npz")] if e is not None]
+    priors = list(dict.fromkeys(x["prior"] for x in fit))
+    offline = []
+    for kind in DATA_KIND_NAMES:
+        for env in FIRST_THREE:
+            cells = {x["prior"]: x for x in fit if x["kind"] == kind and x["env_id"] == env}
+            if cells:
+                offline.append([DATA_KIND_NAMES[kind], env, *[f"{float(cells[p]['best_of_1']):.3f} / "
+                                                                f"{float(cells[p]['best_of_8']):.3f} / "
+                                                                f"{float(cells[p]['multimodal_share']):.2f}" for p in priors]])
+    return ["## When does the diffusion prior earn its cost?", "",
+            "Datasets of four kinds, made by `python benchmarks/make_datasets.py` from behaviour runs with recorded "
+            "seeds (PPO seeds 100 and 101 at 1M steps, seed 100 at 300k; each mixed kind takes 150,000 transitions "
+            "of each policy, acting from the same start states). The files are not committed; their sha256 (first "
+            f"12 digits here, all in `datasets.json`) let a rerun on {record['machine']} be checked bit for bit:", "",
+            *table(["dataset", "task", "transitions", "mean episode return", "sha256"], rows), "",
+            "Offline, on 2,000 of each dataset's held-out states (`python benchmarks/prior_fit.py`): best-of-1 / "
+            "best-of-8 error (squared distance from the logged action to the nearest of 1 or 8 samples, scaled "
+            "actions, mean over dimensions) / the share of states whose 32 samples form two clusters. A prior that "
+            "covers the data's modes has a small best-of-8 error; the share says how multimodal the prior finds "
+            "p(a | s):", "",
+            *table(["dataset", "task", *priors], offline), "",
+            sources("data_kinds"), ""]
+
+
 def section_switches() -> List[str]:
     rows = [
         ["`--peft {lora,adapter,none}`", "(a) of the method; `none` is the frozen-prior ablation, which the "
@@ -807,7 +848,9 @@ def page(r: Results) -> str:
             "Ant-v4 start by running backwards) the mean difference is given instead. Few seeds make wide intervals: "
             "with 5 pairs the Wilcoxon p-value cannot go below 0.0625.", ""]
     body = (section_eight_tasks(r) + section_cost(r) + section_data(r) + section_prior_kinds(r) + section_ablations(r)
-            + section_cleanrl(r) + section_switches() + section_rejected(r) + section_tests(r) + section_figure()
+            + section_cleanrl(r)
+            + (section_data_kinds(r) if os.path.exists(os.path.join(r.dir, "data_kinds", "prior_fit.csv")) else [])
+            + section_switches() + section_rejected(r) + section_tests(r) + section_figure()
             + section_index(r))
     return "\n".join(head + body).rstrip() + "\n"
 
