@@ -33,7 +33,7 @@ pytest_add_cli_args=
     -p
     no:cacheprovider
     -k
-    not test_signal_stops_a_real_run and not beats_a_random_policy and not make_priors and not speed_tables and not same_numbers
+    not test_signal_stops_a_real_run and not beats_a_random_policy and not make_priors and not speed_tables and not same_numbers and not committed_run_records
 CFG
 functions=${*:-"compute_gae clipped_policy_loss value_loss Agent RunningMeanStd ObsNormalizer RewardScaler
   LoRALinear Adapter attach_peft advantage_weights QNetwork energy_weights proposal_moments
