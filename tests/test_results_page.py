@@ -17,11 +17,19 @@ def test_the_committed_page_equals_what_the_committed_runs_give():
     assert results.main(results.Args(check=True)) == 0
 
 
-def copy_of_the_repository(tmp_path):
-    """The files results.py reads, copied: the runs, the priors, README.md and the generated files."""
+def copy_of_the_repository(tmp_path, copied=("shared_out_1m",)):
+    """What results.py reads: README.md, RESULTS.md and the folders named in `copied` copied, the other
+    results folders and the priors linked (they are only read)."""
     root = tmp_path / "repo"
-    shutil.copytree(os.path.join(ROOT, "benchmarks", "results"), root / "benchmarks" / "results")
-    shutil.copytree(os.path.join(ROOT, "priors"), root / "priors")
+    results = root / "benchmarks" / "results"
+    results.mkdir(parents=True)
+    for name in os.listdir(os.path.join(ROOT, "benchmarks", "results")):
+        source = os.path.join(ROOT, "benchmarks", "results", name)
+        if name in copied:
+            shutil.copytree(source, results / name)
+        else:
+            os.symlink(source, results / name)
+    os.symlink(os.path.join(ROOT, "priors"), root / "priors")
     for name in ("README.md", "RESULTS.md"):
         shutil.copy(os.path.join(ROOT, name), root / name)
     return root
@@ -44,8 +52,8 @@ def test_a_changed_run_makes_the_check_fail_and_a_rewrite_mends_it(tmp_path, cap
 
 
 def test_a_missing_folder_is_named(tmp_path):
-    root = copy_of_the_repository(tmp_path)
-    shutil.rmtree(root / "benchmarks" / "results" / "frozen_1m")
+    root = copy_of_the_repository(tmp_path, copied=())
+    os.unlink(root / "benchmarks" / "results" / "frozen_1m")
     with pytest.raises(SystemExit, match="lacks frozen_1m"):
         results.main(results.Args(check=True, root=str(root)))
 
