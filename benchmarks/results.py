@@ -696,7 +696,7 @@ def section_switches() -> List[str]:
         ["`--kl-coef`", "(d) of the method (off by default); no clear gain measured", "[Ablations](#ablations-and-rpo)"],
         ["`--prior-release {return,clock}`", "`return` (default) ends the prior's pull once the actor matches the data; "
          "`clock` is the method's plain annealing, needed for a prior whose data recorded no return",
-         "[Rejected](#rejected-and-superseded)"],
+         "the release screen, [`screen_hopper`](#runs-screen-hopper)"],
         ["`--rpo-alpha`", "the on-policy baseline CleanRL recommends, and RPO-DAP", "[Ablations](#ablations-and-rpo)"],
         ["`pretrain_prior.py --prior-kind {diffusion,gmm,gaussian,knn}`", "the prior of the method and the cheaper "
          "priors it must beat: a mixture of Gaussians (several modes, no diffusion), a Gaussian, retrieval",
