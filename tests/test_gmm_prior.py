@@ -114,3 +114,17 @@ def test_gmm_prior_round_trips_through_the_checkpoint_and_the_cli(tmp_path, pend
     with pytest.raises(SystemExit, match="--num-components must be positive"):
         pretrain_prior.main(prior_args(pendulum_dataset, tmp_path, prior_kind="gmm", num_components=0,
                                        output=str(tmp_path / "n.pt")))
+
+
+def test_log_stds_are_clamped_and_actions_beyond_the_bounds_count_as_the_bound():
+    """The log-stds lie in [LOG_STD_MIN, LOG_STD_MAX] however far the network's output goes, and an action
+    beyond the bounds (as a clipped env action can be, by rounding) is scored as the bound itself."""
+    prior = GMMPrior(2, 1, num_components=2, hidden_dim=8)
+    with torch.no_grad():
+        prior.out.weight.zero_()
+        prior.out.bias.copy_(torch.tensor([0.0, 0.0, 0.3, -100.0, -0.2, 100.0]))  # [logits, (mean, log-std) x 2]
+    _, _, log_std = prior.mixture(torch.zeros(1, 2))
+    assert log_std[0, :, 0].tolist() == [GMMPrior.LOG_STD_MIN, GMMPrior.LOG_STD_MAX]
+    obs = torch.zeros(2, 2)
+    at_bounds, beyond = torch.tensor([[1.0], [-1.0]]), torch.tensor([[1.5], [-1.5]])
+    assert prior.loss(obs, beyond).item() == prior.loss(obs, at_bounds).item()
