@@ -205,6 +205,14 @@ FOLDERS: Dict[str, Folder] = {
     "gaussian_40it_halfcheetah": Folder(
         "The same on HalfCheetah-v4, seeds 1-3", "python benchmarks/compare.py --env-ids HalfCheetah-v4 --seeds 1 2 3 "
         "--variants gaussian-prior --out-dir benchmarks/results/gaussian_40it_halfcheetah", "2f652f9"),
+    "checkpoint_cost_1m": Folder(
+        "PPO-DAP with the defaults at 1M steps, Hopper-v4 seed 1, checkpointing every 10 iterations (the default)",
+        "python benchmarks/compare.py --env-ids Hopper-v4 --seeds 1 --variants ppo-dap --total-timesteps 1000000 "
+        "--jobs 1 --out-dir benchmarks/results/checkpoint_cost_1m", "282bb3d"),
+    "mutation": Folder(
+        "Mutation testing of the maths: one row per mutant of the algorithmic functions, killed or not",
+        "bash benchmarks/dev/mutation.sh, then bash benchmarks/dev/mutation.sh GMMPrior (the first lines of "
+        "results.txt say at which commits)", "282bb3d"),
     "data_kinds": Folder(
         "The behaviour runs (final actors in model.pt) behind the datasets of four kinds, the priors of every kind "
         "pretrained on each dataset, and the offline table",
@@ -489,11 +497,18 @@ def section_cost(r: Results) -> List[str]:
         ppo = ppo1m[(env, seed)]
         rows.append([env, "1M steps", str(seed), f"{r.train_s(dap, ONE_M_ITERATIONS) / r.train_s(ppo, ONE_M_ITERATIONS):.3f}x",
                      f"{r.peak_rss(dap) / r.peak_rss(ppo):.3f}x"])
+    checkpointed = []
+    for (env, seed), run in sorted(r.select(["checkpoint_cost_1m"], "ppo-dap", iterations=ONE_M_ITERATIONS).items()):
+        last = r.csv(run.path, "progress.csv")[-1]  # both columns are cumulative; checkpointing counts as training
+        checkpointed.append(f"{float(last['time/checkpoint_s']) / float(last['time/elapsed_s']):.2%} ({env}, seed {seed})")
     lines = ["## Cost", "", "PPO-DAP's training time (evaluation excluded) and peak resident memory over PPO's, the two "
              "run side by side on the same seed and machine (" + TWO_CORE + "). At 40 iterations the prior acts in "
              "most iterations; over a 1M-step run it acts in about 25 of 488.", "",
              *table(["task", "budget", "seeds", "training time, PPO-DAP / PPO [95%]", "peak RSS, PPO-DAP / PPO [95%]"],
-                    rows), "", sources("aulc40_shared_out", "shared_out_1m"), ""]
+                    rows), "", sources("aulc40_shared_out", "shared_out_1m"), "",
+             "Checkpoints at the default `--checkpoint-every 10` (capturing the state every iteration, writing it every "
+             "10th) took this share of a 1M-step PPO-DAP run's training time: " + ", ".join(checkpointed) + ". "
+             + sources("checkpoint_cost_1m"), ""]
     speed = read_csv(os.path.join(r.dir, "speed", "runs.csv"))
     rows = []
     for env in dict.fromkeys(x["env_id"] for x in speed if x["kind"] == "cleanrl"):
@@ -794,14 +809,24 @@ def window_means(curve: np.ndarray, width: int = 20) -> np.ndarray:
 
 def section_tests(r: Results) -> List[str]:
     path = os.path.join(r.dir, "mutation", "results.txt")
-    if not os.path.exists(path):
-        return ["## Tests and mutation score", "", "No mutation run of the current code is recorded yet.", ""]
-    status = [line.rsplit(": ", 1)[1].strip() for line in open(path) if ": " in line]
+    rows = [line.strip().rsplit(": ", 1) for line in open(path) if line.strip() and not line.startswith("#")]
+    status = [s for _, s in rows]
     killed, total = status.count("killed"), len(status)
+    survivors = {}
+    for name, s in rows:
+        if s != "killed":
+            function = name.split("__mutmut_")[0].replace("x_", "", 1).replace("xǁ", "").replace("ǁ", ".")
+            survivors[function] = survivors.get(function, 0) + 1
+    listed = ", ".join(f"`{f}` {n}" for f, n in sorted(survivors.items(), key=lambda x: (-x[1], x[0])))
     return ["## Tests and mutation score", "",
-            f"`bash benchmarks/dev/mutation.sh` mutates the algorithmic functions of `ppo_dap.py` and "
-            f"`pretrain_prior.py` one change at a time and runs the tests on each mutant: {killed} of {total} mutants "
-            f"killed ({100 * killed / total:.0f}%). Survivors are listed in "
+            "`bash benchmarks/dev/mutation.sh` mutates the algorithmic functions of `ppo_dap.py` and `pretrain_prior.py` "
+            f"one change at a time and runs the maths' tests on each mutant: **{killed} of {total} mutants killed "
+            f"({100 * killed / total:.1f}%)**. Not killed, per function: {listed}. Those read one by one change a "
+            "dimension index to its equal on the tested shapes (`-1` for `+1` on 2-D tensors), a `device` or "
+            "`validate_args` argument (the same on CPU with valid inputs), a default, a clamp the value never "
+            "reaches (the DDPM's last reverse step is already inside [-1, 1]), noise or guidance at that last step "
+            "(where the posterior variance is 0), or a shift a softmax cancels; `RewardScaler`'s state dict is "
+            "tested by `tests/test_resume.py`, which the mutants do not run. Every mutant: "
             "[`mutation/results.txt`](benchmarks/results/mutation/results.txt).", ""]
 
 
