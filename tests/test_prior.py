@@ -8,23 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-import ppo_dap
 import pretrain_prior
 from pretrain_prior import (DiffusionPrior, GaussianPrior, KNNPrior, beta_schedule, heldout_loss, load_prior,
                             timestep_embedding,
                             mean_episode_return, save_prior)
 from helpers import bimodal_toy, fit, prior_args
-
-
-@pytest.fixture(scope="module")
-def pendulum_dataset(tmp_path_factory):
-    """A small real logged-trajectory file: 1024 transitions of PPO on Pendulum-v1."""
-    folder = tmp_path_factory.mktemp("data")
-    path = str(folder / "pendulum.npz")
-    ppo_dap.main(ppo_dap.Args(env_id="Pendulum-v1", total_timesteps=1024, num_steps=512, num_minibatches=4,
-                              update_epochs=1, runs_dir=str(folder / "runs"), save_rollouts=path, cuda=False,
-                              imitation_coef=0.0))
-    return path
 
 
 
