@@ -688,7 +688,8 @@ def section_data_kinds(r: Results) -> List[str]:
             "Datasets of four kinds, made by `python benchmarks/make_datasets.py` from behaviour runs with recorded "
             "seeds (PPO seeds 100 and 101 at 1M steps, seed 100 at 300k; each mixed kind takes 150,000 transitions "
             "of each policy, acting from the same start states). The files are not committed; their sha256 (first "
-            f"12 digits here, all in `datasets.json`) let a rerun on {record['machine']} be checked bit for bit:", "",
+            f"12 digits here, all in `datasets.json`) let a rerun on {record['machine']} be checked bit for bit. "
+            f"Made so far for {', '.join(env for env in FIRST_THREE if any(env in k for k in record['files']))}:", "",
             *table(["dataset", "task", "transitions", "mean episode return", "sha256"], rows), "",
             "Offline, on 2,000 of each dataset's held-out states (`python benchmarks/prior_fit.py`): best-of-1 / "
             "best-of-8 error (squared distance from the logged action to the nearest of 1 or 8 samples, scaled "
