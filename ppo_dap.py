@@ -22,7 +22,6 @@ import os
 import random
 import sys
 import time
-import warnings
 from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Literal, Optional
@@ -40,9 +39,6 @@ from pretrain_prior import (ActionPrior, InterruptFlag, all_finite, atomic_write
                             env_spaces, library_versions, load_checked, load_prior, portable_command, rng_state,
                             save_checked, set_rng_state, sha256)
 
-# The paper's tasks and CleanRL's published numbers are the MuJoCo v4 tasks; gymnasium 1.x warns on
-# every make() that v5 exists. We keep v4 on purpose, so the warning is silenced (README "Quick start").
-warnings.filterwarnings("ignore", message=r".*is out of date\. You should consider upgrading to version `v5`")
 
 
 @dataclass
