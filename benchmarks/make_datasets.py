@@ -20,7 +20,6 @@ sizes, mean episode returns and the machine, so a rerun on the same CPU can be c
     python benchmarks/make_datasets.py --env-ids Walker2d-v4 Hopper-v4 HalfCheetah-v4
 """
 
-import hashlib
 import json
 import os
 import platform
@@ -40,7 +39,7 @@ import tyro
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from ppo_dap import RolloutLog, load_model  # noqa: E402
-from pretrain_prior import PRIOR_KINDS, atomic_write, mean_episode_return  # noqa: E402
+from pretrain_prior import PRIOR_KINDS, atomic_write, mean_episode_return, sha256  # noqa: E402
 
 KINDS = ["single", "replay", "mixed-quality", "two-policies"]
 # (run name, seed, steps): the behaviour runs every kind is made from
@@ -74,6 +73,13 @@ class Args:
     """flags added to every pretraining (the tests use tiny ones)"""
 
 
+def run_script(script: str, flags: list, log: str) -> None:
+    """`python {script} {flags}` in the repository, one torch/OpenMP thread, its output to `log`; an error stops."""
+    with open(log, "w") as out:
+        subprocess.run([sys.executable, os.path.join(ROOT, script), *flags], stdout=out, stderr=subprocess.STDOUT,
+                       check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
 def behaviour_run(args: Args, env_id: str, name: str, seed: int, steps: int) -> None:
     """One plain PPO run logging every transition to {data_dir}/{env_id}_{name}.npz (kept if it exists)."""
     log = os.path.join(args.data_dir, f"{env_id}_{name}.npz")
@@ -83,11 +89,9 @@ def behaviour_run(args: Args, env_id: str, name: str, seed: int, steps: int) -> 
     partial = os.path.join(args.data_dir, f"{env_id}_{name}.partial.npz")
     if os.path.exists(partial):
         os.remove(partial)  # an interrupted earlier call's log is incomplete
-    cmd = [sys.executable, os.path.join(ROOT, "ppo_dap.py"), "--env-id", env_id, "--seed", str(seed),
-           "--total-timesteps", str(steps), "--exp-name", name, "--imitation-coef", "0", "--save-model",
-           "--runs-dir", args.runs_dir, "--save-rollouts", partial, *shlex.split(args.behaviour_flags)]
-    with open(os.path.join(args.runs_dir, f"{env_id}_{name}.log"), "w") as out:
-        subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    run_script("ppo_dap.py", ["--env-id", env_id, "--seed", str(seed), "--total-timesteps", str(steps), "--exp-name", name,
+                              "--imitation-coef", "0", "--save-model", "--runs-dir", args.runs_dir, "--save-rollouts",
+                              partial, *shlex.split(args.behaviour_flags)], os.path.join(args.runs_dir, f"{env_id}_{name}.log"))
     os.replace(partial, log)
     print(f"{log} written", flush=True)
 
@@ -164,16 +168,9 @@ def pretrain(args: Args, dataset: str, env_id: str, kind: str, prior: str) -> No
     if os.path.exists(output):
         return
     os.makedirs(os.path.dirname(output), exist_ok=True)
-    cmd = [sys.executable, os.path.join(ROOT, "pretrain_prior.py"), "--dataset", dataset, "--env-id", env_id,
-           "--prior-kind", prior, "--output", output, *shlex.split(args.pretrain_flags)]
-    with open(output[:-len(".pt")] + ".log", "w") as out:
-        subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    run_script("pretrain_prior.py", ["--dataset", dataset, "--env-id", env_id, "--prior-kind", prior, "--output", output,
+                                     *shlex.split(args.pretrain_flags)], output[:-len(".pt")] + ".log")
     print(f"{output} written", flush=True)
-
-
-def sha256(path: str) -> str:
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
 
 
 def record(args: Args, paths: List[str]) -> None:

@@ -327,27 +327,30 @@ def paired(treat: dict, base: dict, metric: Callable) -> tuple:
     return keys, np.array([metric(base[k]) for k in keys]), np.array([metric(treat[k]) for k in keys])
 
 
+def ratios_or_differences(base: np.ndarray, treat: np.ndarray) -> tuple:
+    """(per-seed values, True) as ratios treat/base, or (values, False) as differences treat - base where a
+    baseline value is not positive (a ratio means nothing there)."""
+    return (treat / base, True) if (base > 0).all() else (treat - base, False)
+
+
 def gain(base: np.ndarray, treat: np.ndarray, digits: int = 2) -> str:
-    """The mean per-seed ratio treat/base with its bootstrap 95% interval, or, where a baseline value is
-    not positive (a ratio means nothing there), the mean difference with its interval."""
+    """The mean per-seed ratio treat/base (or difference) with its bootstrap 95% interval."""
     if len(base) == 0:
         return "not run"
-    if (base > 0).all():
-        r = treat / base
-        low, high = bootstrap_ci(r)
-        return f"{r.mean():.{digits}f}x [{low:.{digits}f}, {high:.{digits}f}]"
-    d = treat - base
-    low, high = bootstrap_ci(d)
-    return f"{d.mean():+.0f} [{low:+.0f}, {high:+.0f}] (difference)"
+    values, ratio = ratios_or_differences(base, treat)
+    low, high = bootstrap_ci(values)
+    if ratio:
+        return f"{values.mean():.{digits}f}x [{low:.{digits}f}, {high:.{digits}f}]"
+    return f"{values.mean():+.0f} [{low:+.0f}, {high:+.0f}] (difference)"
 
 
 def full_stats(base: np.ndarray, treat: np.ndarray) -> str:
     """Ratio (or difference) with the bootstrap and Student-t 95% intervals and the Wilcoxon p-value."""
     if len(base) < 2:
         return gain(base, treat)
-    values = treat / base if (base > 0).all() else treat - base
+    values, ratio = ratios_or_differences(base, treat)
     t_low, t_high = student_t_ci(values)
-    fmt = "{:.2f}" if (base > 0).all() else "{:+.0f}"
+    fmt = "{:.2f}" if ratio else "{:+.0f}"
     return (f"{gain(base, treat)}; Student-t [{fmt.format(t_low)}, {fmt.format(t_high)}]; "
             f"Wilcoxon p {wilcoxon_p(treat - base):.3f}")
 
@@ -448,7 +451,8 @@ def eight_task_table(r: Results) -> List[str]:
 def above_one(base: np.ndarray, treat: np.ndarray) -> bool:
     """Whether both 95% intervals (bootstrap and Student-t) of the mean ratio lie above 1 (of the mean
     difference above 0 where a baseline value is not positive): a gain is called only where both agree."""
-    values, floor = (treat / base, 1.0) if (base > 0).all() else (treat - base, 0.0)
+    values, ratio = ratios_or_differences(base, treat)
+    floor = 1.0 if ratio else 0.0
     return bootstrap_ci(values)[0] > floor and student_t_ci(values)[0] > floor
 
 
@@ -511,11 +515,9 @@ def section_cost(r: Results) -> List[str]:
              + sources("checkpoint_cost_1m"), ""]
     speed = read_csv(os.path.join(r.dir, "speed", "runs.csv"))
     rows = []
-    for env in dict.fromkeys(x["env_id"] for x in speed if x["kind"] == "cleanrl"):
-        ours = {int(x["seed"]): float(x["sps"]) for x in speed if x["kind"] == "cleanrl" and x["env_id"] == env and x["impl"] == "ours"}
-        theirs = {int(x["seed"]): float(x["sps"]) for x in speed if x["kind"] == "cleanrl" and x["env_id"] == env and x["impl"] == "cleanrl"}
-        keys = sorted(ours)
-        b, t = np.array([theirs[k] for k in keys]), np.array([ours[k] for k in keys])
+    speed = [x for x in speed if x["kind"] == "cleanrl"]
+    for env in dict.fromkeys(x["env_id"] for x in speed):
+        keys, b, t = ours_and_cleanrl(speed, env, "sps")
         rows.append([env, len(keys), f"{np.median(t):.0f}", f"{np.median(b):.0f}", gain(b, t)])
     lines += ["Steps per second of our PPO path against CleanRL's `ppo_continuous_action.py`, each run alone, one "
               "torch thread, pairs back to back with the order alternated:", "",
@@ -528,6 +530,13 @@ def section_cost(r: Results) -> List[str]:
                      [["PPO", f"{gpu['ppo_cuda']:.0f}", f"{gpu['ppo_no-cuda']:.0f}"],
                       ["PPO-DAP", f"{gpu['dap_cuda']:.0f}", f"{gpu['dap_no-cuda']:.0f}"]]), "", sources("gpu_check"), ""]
     return lines
+
+
+def ours_and_cleanrl(rows: list, env: str, key: str) -> tuple:
+    """(seeds, CleanRL's values, ours) of `key` for `env`, paired by seed, from rows with `impl` ours / cleanrl."""
+    value = {(x["impl"], int(x["seed"])): float(x[key]) for x in rows if x["env_id"] == env}
+    keys = sorted(seed for impl, seed in value if impl == "ours")
+    return keys, np.array([value[("cleanrl", k)] for k in keys]), np.array([value[("ours", k)] for k in keys])
 
 
 def gpu_sps(r: Results, name: str) -> float:
@@ -649,10 +658,7 @@ def section_cleanrl(r: Results) -> List[str]:
     rows = [x for f in ("cleanrl_100k", "cleanrl_100k_hopper_seeds4-8") for x in read_csv(os.path.join(r.dir, f, "runs.csv"))]
     out = []
     for env in dict.fromkeys(x["env_id"] for x in rows):
-        ours = {int(x["seed"]): float(x["final_return"]) for x in rows if x["env_id"] == env and x["impl"] == "ours"}
-        theirs = {int(x["seed"]): float(x["final_return"]) for x in rows if x["env_id"] == env and x["impl"] == "cleanrl"}
-        keys = sorted(ours)
-        b, t = np.array([theirs[k] for k in keys]), np.array([ours[k] for k in keys])
+        keys, b, t = ours_and_cleanrl(rows, env, "final_return")
         out.append([env, seeds_of([(env, k) for k in keys]), f"{np.median(t):.0f}", f"{np.median(b):.0f}",
                     f"{(t - b).mean():+.0f} [{student_t_ci(t - b)[0]:+.0f}, {student_t_ci(t - b)[1]:+.0f}]",
                     f"{wilcoxon_p(t - b):.3f}"])
