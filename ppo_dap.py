@@ -35,9 +35,9 @@ import torch.optim as optim
 import tyro
 from torch.distributions.normal import Normal
 
-from pretrain_prior import (ActionPrior, InterruptFlag, all_finite, atomic_write, check_finite_flags, check_writable_dir,
-                            env_spaces, library_versions, load_checked, load_prior, portable_command, rng_state,
-                            save_checked, set_rng_state, sha256)
+from pretrain_prior import (ActionPrior, InterruptFlag, all_finite, atomic_write, check_finite_flags, check_same_setup,
+                            check_writable_dir, env_spaces, library_versions, load_checked, load_prior, portable_command,
+                            rng_state, save_checked, set_rng_state, sha256)
 
 
 
@@ -1222,21 +1222,10 @@ def check_resume(args: Args, checkpoint: dict, device: torch.device) -> None:
     """--resume: stop with one sentence, before anything is built or written, unless the run can go on as it
     would have: its own flags (only --total-timesteps may grow and --checkpoint-every change), the same
     library versions and device, and (--save-rollouts) its partial rollout log whole."""
-    saved = checkpoint["args"]
-    for name, value in asdict(args).items():
-        if name not in ("resume", "checkpoint_every", "total_timesteps") and value != saved[name]:
-            raise SystemExit(f"error: --{name.replace('_', '-')} {value} differs from the run's {saved[name]}; a resumed "
-                             "run keeps its flags (only --total-timesteps may grow and --checkpoint-every change).")
-    if args.total_timesteps < saved["total_timesteps"]:
-        raise SystemExit(f"error: --total-timesteps {args.total_timesteps} is below the run's {saved['total_timesteps']}; "
-                         "a resumed run's budget may only grow.")
-    for name, version in checkpoint["versions"].items():
-        if versions()[name] != version:
-            raise SystemExit(f"error: --resume: the run was written with {name} {version}, this is {name} "
-                             f"{versions()[name]}; a run continues bit for bit only under the versions it started with.")
-    if checkpoint["device"] != device.type:
-        raise SystemExit(f"error: --resume: the run trained on {checkpoint['device']}, this one would train on "
-                         f"{device.type}; resume it on a machine like the one it started on.")
+    check_same_setup(args, checkpoint, versions(), device, ("checkpoint_every", "total_timesteps"), "run")
+    if args.total_timesteps < checkpoint["args"]["total_timesteps"]:
+        raise SystemExit(f"error: --total-timesteps {args.total_timesteps} is below the run's "
+                         f"{checkpoint['args']['total_timesteps']}; a resumed run's budget may only grow.")
     partial = os.path.join(args.resume, ROLLOUT_PARTIAL)
     needed = checkpoint["writer"].get("rollout_log_bytes", 0)
     if args.save_rollouts is not None and (not os.path.isfile(partial) or os.path.getsize(partial) < needed):

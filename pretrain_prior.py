@@ -143,6 +143,25 @@ def library_versions() -> dict:
     return {"torch": torch.__version__, "numpy": np.__version__}
 
 
+def check_same_setup(args, checkpoint: dict, versions: dict, device: torch.device, free: tuple, work: str) -> None:
+    """--resume: stop with one sentence unless every flag but those in `free` is the one the `work` (the
+    run, the pretraining) started with, and the library `versions` and the device are too: a continuation is
+    bit for bit only then. Both scripts' checkpoints record `args`, `versions` and `device`."""
+    for name, value in asdict(args).items():
+        if name not in ("resume", *free) and value != checkpoint["args"][name]:
+            others = ", ".join(f"--{f.replace('_', '-')}" for f in free)
+            raise SystemExit(f"error: --{name.replace('_', '-')} {value} differs from the {work}'s "
+                             f"{checkpoint['args'][name]}; a resumed {work} keeps the flags it started with "
+                             f"(all but {others}).")
+    for name, version in checkpoint["versions"].items():
+        if versions.get(name) != version:
+            raise SystemExit(f"error: --resume: the {work} was written with {name} {version}, this is {name} "
+                             f"{versions.get(name)}; it continues bit for bit only under the versions it started with.")
+    if checkpoint["device"] != device.type:
+        raise SystemExit(f"error: --resume: the {work} ran on {checkpoint['device']}, this one would run on "
+                         f"{device.type}; resume it on a machine like the one it started on.")
+
+
 def set_rng_state(state: dict, device: torch.device) -> None:
     """Put `rng_state`'s streams back."""
     random.setstate(state["python"])
@@ -705,17 +724,10 @@ def check_resume(args: Args, checkpoint: dict, device: torch.device, dataset_sha
     """--resume: stop with one sentence, before anything is written, unless the pretraining can go on as it
     would have: the flags it started with (--checkpoint-every aside), the same dataset (so the same
     held-out split, a function of the data and --seed), library versions and device."""
-    for name, value in asdict(args).items():
-        if name not in ("resume", "checkpoint_every") and value != checkpoint["args"][name]:
-            raise SystemExit(f"error: --{name.replace('_', '-')} {value} differs from the checkpoint's "
-                             f"{checkpoint['args'][name]}; --resume continues with the flags it started with.")
+    check_same_setup(args, checkpoint, library_versions(), device, ("checkpoint_every",), "pretraining")
     if dataset_sha256 != checkpoint["dataset_sha256"]:
         raise SystemExit(f"error: --resume: dataset {args.dataset} is not the file the pretraining started on "
                          "(its sha256 differs).")
-    if checkpoint["versions"] != library_versions() or checkpoint["device"] != device.type:
-        raise SystemExit(f"error: --resume: the checkpoint was written with {checkpoint['versions']} on "
-                         f"{checkpoint['device']}, this is {library_versions()} on {device.type}; a pretraining "
-                         "continues bit for bit only under the versions and on the device it started with.")
 
 
 def sha256(path: str) -> str:
