@@ -620,6 +620,12 @@ class KNNPrior(ActionPrior):
 PRIOR_KINDS = {"diffusion": DiffusionPrior, "gmm": GMMPrior, "gaussian": GaussianPrior, "knn": KNNPrior}
 
 
+def prior_file(priors_dir: str, env_id: str, kind: str) -> str:
+    """The layout of a folder of priors: `{env_id}.pt` for the DDPM (ppo_dap.py reads priors/{env_id}.pt
+    by default), `{env_id}-{kind}.pt` for the other kinds."""
+    return os.path.join(priors_dir, f"{env_id}.pt" if kind == "diffusion" else f"{env_id}-{kind}.pt")
+
+
 # ---------------------------------------------------------------------------------------------------
 # Checkpoint: one file with weights, config, normalisation, env id and provenance
 

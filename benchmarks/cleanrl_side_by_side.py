@@ -26,7 +26,7 @@ import numpy as np
 import tyro
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import ROOT, VARIANTS, aulc, last_episodes_mean, machine_description, median_iqr, read_csv  # noqa: E402
+from compare import ROOT, aulc, last_episodes_mean, machine_description, median_iqr, read_csv, variant_flags  # noqa: E402
 
 EPISODE_LINE = re.compile(r"global_step=(\d+), episodic_return=\[?([-0-9.eE+]+)\]?")
 SPS_LINE = re.compile(r"^SPS: (\d+)", re.MULTILINE)
@@ -74,7 +74,7 @@ def run_ours(args: Args, env_id: str, seed: int) -> dict:
     runs_dir = os.path.join(args.out_dir, "ours", env_id)
     cmd = [sys.executable, os.path.join(ROOT, "ppo_dap.py"), "--env-id", env_id, "--seed", str(seed),
            "--total-timesteps", str(args.total_timesteps), "--eval-episodes", "0", "--runs-dir", runs_dir,
-           "--exp-name", f"ppo_s{seed}", *VARIANTS["ppo"].split()]
+           "--exp-name", f"ppo_s{seed}", *variant_flags("ppo", env_id)]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     run_dir = os.path.join(runs_dir, next(d for d in os.listdir(runs_dir) if f"__ppo_s{seed}__" in d))
     progress = read_csv(os.path.join(run_dir, "progress.csv"))

@@ -32,28 +32,38 @@ import numpy as np
 import torch
 import tyro
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pretrain_prior import PRIOR_KINDS, prior_file  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# Variants are plain flag sets of ppo_dap.py ({env_id} is filled in).
+# Variants are plain flag sets of ppo_dap.py. `variant_flags` fills in {env_id}, and {diffusion}, {gmm},
+# {gaussian}, {knn} with that kind's prior in --priors-dir (pretrain_prior.prior_file's layout).
 VARIANTS = {
     "ppo": "--imitation-coef 0 --kl-coef 0",
-    "ppo-dap": "",
-    "frozen-prior": "--peft none",
-    "no-reweighting": "--num-proposals 1",
-    "kl": "--kl-coef 0.01",
-    "guidance": "--guidance-scale 1.0",
-    "gmm-prior": "--prior-path priors/{env_id}-gmm.pt",  # a mixture of Gaussians: several modes, no diffusion
-    "gaussian-prior": "--prior-path priors/{env_id}-gaussian.pt",  # the ablation: same pipeline, a Gaussian prior
-    "knn-prior": "--prior-path priors/{env_id}-knn.pt --peft none",  # retrieval in place of the DDPM (nothing to adapt)
+    "ppo-dap": "--prior-path {diffusion}",
+    "frozen-prior": "--prior-path {diffusion} --peft none",
+    "no-reweighting": "--prior-path {diffusion} --num-proposals 1",
+    "kl": "--prior-path {diffusion} --kl-coef 0.01",
+    "guidance": "--prior-path {diffusion} --guidance-scale 1.0",
+    "gmm-prior": "--prior-path {gmm}",  # a mixture of Gaussians: several modes, no diffusion
+    "gaussian-prior": "--prior-path {gaussian}",  # the ablation: same pipeline, a Gaussian prior
+    "knn-prior": "--prior-path {knn} --peft none",  # retrieval in place of the DDPM (nothing to adapt)
     "rpo": "--imitation-coef 0 --kl-coef 0 --rpo-alpha 0.5",  # CleanRL's RPO, the on-policy baseline it recommends
-    "rpo-dap": "--rpo-alpha 0.5",
+    "rpo-dap": "--prior-path {diffusion} --rpo-alpha 0.5",
 }
+
+
+def variant_flags(variant: str, env_id: str, priors_dir: str = "priors") -> list:
+    """ppo_dap.py's flags of one variant on one task, its priors read from `priors_dir`."""
+    priors = {kind: prior_file(priors_dir, env_id, kind) for kind in PRIOR_KINDS}
+    return shlex.split(VARIANTS[variant].format(env_id=env_id, **priors))
 
 
 @dataclass
 class Args:
     env_ids: List[str] = field(default_factory=lambda: ["Walker2d-v4"])
-    """environments to compare on (each needs priors/{env_id}.pt for the DAP variants)"""
+    """environments to compare on (the DAP variants need their priors in --priors-dir)"""
     seeds: List[int] = field(default_factory=lambda: [1, 2, 3, 4, 5])
     """seeds; every variant runs on every seed"""
     variants: List[str] = field(default_factory=lambda: ["ppo", "ppo-dap"])
@@ -64,6 +74,9 @@ class Args:
     """deterministic evaluation episodes of each run's saved actor"""
     jobs: int = 2
     """runs at a time (2 on the 2-core CPU machine)"""
+    priors_dir: str = "priors"
+    """the DAP variants' priors: {env_id}.pt (the DDPM), {env_id}-gmm.pt, -gaussian.pt, -knn.pt (e.g. a dataset
+    kind's folder of benchmarks/results/data_kinds/priors)"""
     out_dir: str = "benchmarks/results/latest"
     """where the runs and the tables go"""
     extra_flags: str = ""
@@ -197,7 +210,7 @@ def run_one(args: Args, env_id: str, variant: str, seed: int) -> dict:
     cmd = [sys.executable, os.path.join(ROOT, "ppo_dap.py"), "--env-id", env_id, "--seed", str(seed),
            "--total-timesteps", str(args.total_timesteps), "--exp-name", variant, "--runs-dir", runs_dir,
            "--save-model", "--eval-episodes", str(args.eval_episodes), "--eval-every", str(args.eval_every),
-           *shlex.split(VARIANTS[variant].format(env_id=env_id)), *shlex.split(args.extra_flags)]
+           *variant_flags(variant, env_id, args.priors_dir), *shlex.split(args.extra_flags)]
     os.makedirs(runs_dir, exist_ok=True)
     log_path = os.path.join(runs_dir, f"seed{seed}.log")
     start = time.time()

@@ -39,7 +39,7 @@ import tyro
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from ppo_dap import RolloutLog, load_model  # noqa: E402
-from pretrain_prior import PRIOR_KINDS, atomic_write, mean_episode_return, sha256  # noqa: E402
+from pretrain_prior import PRIOR_KINDS, atomic_write, mean_episode_return, prior_file, sha256  # noqa: E402
 
 KINDS = ["single", "replay", "mixed-quality", "two-policies"]
 # (run name, seed, steps): the behaviour runs every kind is made from
@@ -68,7 +68,7 @@ class Args:
     priors: List[str] = field(default_factory=list)
     """prior kinds to pretrain on every dataset with the default flags (diffusion, gmm, gaussian, knn), into --priors-dir"""
     priors_dir: str = "benchmarks/results/data_kinds/priors"
-    """where the priors go: `{kind}/{env_id}-{prior}.pt`, each with its pretraining log"""
+    """where the priors go: `{kind}/{env_id}.pt` (the DDPM) and `{kind}/{env_id}-{prior}.pt`, each with its pretraining log"""
     pretrain_flags: str = ""
     """flags added to every pretraining (the tests use tiny ones)"""
 
@@ -163,8 +163,9 @@ def make_dataset(args: Args, env_id: str, kind: str) -> str:
 
 
 def pretrain(args: Args, dataset: str, env_id: str, kind: str, prior: str) -> None:
-    """{priors_dir}/{kind}/{env_id}-{prior}.pt from the dataset, with `pretrain_prior.py`'s defaults (kept if it exists)."""
-    output = os.path.join(args.priors_dir, kind, f"{env_id}-{prior}.pt")
+    """The prior `{priors_dir}/{kind}/{env_id}[-{prior}].pt` from the dataset, with `pretrain_prior.py`'s defaults
+    (kept if it exists)."""
+    output = prior_file(os.path.join(args.priors_dir, kind), env_id, prior)
     if os.path.exists(output):
         return
     os.makedirs(os.path.dirname(output), exist_ok=True)

@@ -9,7 +9,7 @@
   to one Gaussian by BIC, each part at least 20% of the samples, means more than 2 standard deviations
   apart: `two_clusters`).
 
-Priors are read from `{priors_dir}/{kind}/{env_id}-{prior}.pt` and datasets from `{data_dir}/{kind}/
+Priors are read from `{priors_dir}/{kind}/` (`pretrain_prior.prior_file`'s layout) and datasets from `{data_dir}/{kind}/
 {env_id}.npz` (benchmarks/make_datasets.py); one row per (dataset kind, task, prior) goes to `--out`.
 
     python benchmarks/prior_fit.py --env-ids Walker2d-v4 Hopper-v4 HalfCheetah-v4
@@ -27,7 +27,7 @@ import tyro
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from pretrain_prior import holdout_split, load_prior  # noqa: E402
+from pretrain_prior import holdout_split, load_prior, prior_file  # noqa: E402
 
 PRIORS = ["diffusion", "gmm", "gaussian", "knn"]
 
@@ -43,7 +43,7 @@ class Args:
     data_dir: str = "data/data_kinds"
     """the datasets, `{kind}/{env_id}.npz`"""
     priors_dir: str = "benchmarks/results/data_kinds/priors"
-    """the priors, `{kind}/{env_id}-{prior}.pt`"""
+    """the priors, `{kind}/{env_id}.pt` (the DDPM) and `{kind}/{env_id}-{prior}.pt`"""
     states: int = 2000
     """held-out states evaluated per dataset (the first of the held-out split)"""
     out: str = "benchmarks/results/data_kinds/prior_fit.csv"
@@ -101,7 +101,7 @@ def main(args: Args) -> list:
         for env_id in args.env_ids:
             data = np.load(os.path.join(args.data_dir, kind, f"{env_id}.npz"))
             for name in args.priors:
-                prior = load_prior(os.path.join(args.priors_dir, kind, f"{env_id}-{name}.pt"))
+                prior = load_prior(prior_file(os.path.join(args.priors_dir, kind), env_id, name))
                 seed, fraction = prior.provenance["seed"], prior.provenance["holdout_fraction"]
                 _, holdout = holdout_split(len(data["rewards"]), fraction, seed)
                 idx = holdout[: args.states]

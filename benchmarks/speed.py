@@ -15,6 +15,7 @@ evaluation out; there is none here).
 
 import csv
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -26,7 +27,7 @@ import tyro
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cleanrl_side_by_side import SPS_LINE  # noqa: E402
-from compare import ROOT, VARIANTS, bootstrap_ci, machine_description, read_csv, student_t_ci  # noqa: E402
+from compare import ROOT, bootstrap_ci, machine_description, read_csv, student_t_ci, variant_flags  # noqa: E402
 
 
 @dataclass
@@ -56,7 +57,7 @@ def run_ours(args: Args, env_id: str, seed: int, flags: str) -> float:
     with tempfile.TemporaryDirectory() as runs_dir:
         cmd = [sys.executable, os.path.join(ROOT, "ppo_dap.py"), "--env-id", env_id, "--seed", str(seed),
                "--total-timesteps", str(args.total_timesteps), "--eval-episodes", "0", "--runs-dir", runs_dir,
-               "--no-cuda", *flags.split()]
+               "--no-cuda", *shlex.split(flags)]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=dict(os.environ, OMP_NUM_THREADS="1"))
         (run_dir,) = os.listdir(runs_dir)
         return float(read_csv(os.path.join(runs_dir, run_dir, "progress.csv"))[-1]["charts/SPS"])
@@ -105,7 +106,7 @@ def main(args: Args) -> list:
     if args.cleanrl_script is not None and not os.path.isfile(args.cleanrl_script):
         raise SystemExit(f"error: --cleanrl-script {args.cleanrl_script} does not exist.")
     os.makedirs(args.out_dir, exist_ok=True)
-    ppo = VARIANTS["ppo"]
+    ppo = shlex.join(variant_flags("ppo", ""))
     rows = []
     md = ["# Steps per second", "", f"Machine: {machine_description()}. Every run alone, one torch thread, "
           f"{args.total_timesteps} steps; pairs run back to back with the order alternated.", ""]
@@ -115,7 +116,8 @@ def main(args: Args) -> list:
         md += ["## Our PPO path vs CleanRL's ppo_continuous_action.py", ""]
         md += ratio_table(rows, "cleanrl", "ours", "cleanrl") + [""]
     if args.dap:
-        rows += paired(args, "dap", ("ppo-dap", lambda e, s: run_ours(args, e, s, VARIANTS["ppo-dap"])),
+        dap = lambda e, s: run_ours(args, e, s, shlex.join(variant_flags("ppo-dap", e, os.path.join(ROOT, "priors"))))  # noqa: E731
+        rows += paired(args, "dap", ("ppo-dap", dap),
                        ("ppo", lambda e, s: run_ours(args, e, s, ppo)))
         md += ["## PPO-DAP vs PPO, inside the DAP phase", ""]
         md += ratio_table(rows, "dap", "ppo-dap", "ppo") + [""]

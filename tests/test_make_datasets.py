@@ -12,7 +12,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 import make_datasets  # noqa: E402
 import prior_fit  # noqa: E402
-from pretrain_prior import load_prior  # noqa: E402
+from pretrain_prior import load_prior, prior_file  # noqa: E402
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def test_four_kinds_with_their_parts_and_the_same_start_states(tmp_path, tiny):
         assert data["truncations"][249] and data["truncations"][-1]
     for kind in ("single", "two-policies"):  # every prior kind asked for, on every dataset, from that dataset
         for name in ("gmm", "knn"):
-            prior = load_prior(os.path.join(args.priors_dir, kind, f"Pendulum-v1-{name}.pt"))
+            prior = load_prior(prior_file(os.path.join(args.priors_dir, kind), "Pendulum-v1", name))
             assert prior.config["kind"] == name and prior.provenance["dataset"] == "Pendulum-v1.npz"
             assert prior.provenance["transitions"] == len(load(kind)["rewards"])
     # the offline table on them: the retrieval prior's best-of-1 error on the whole held-out split is its
