@@ -14,7 +14,7 @@ for seed in $seeds; do
       [ -f "$dir/runs.csv" ] && { echo "$dir exists, kept"; continue; }
       variants="ppo-dap gmm-prior gaussian-prior knn-prior"
       [ "$kind" = single ] && variants="ppo $variants"
-      rm -rf "$dir"  # an interrupted call's partial runs
+      rm -rf "$dir" && mkdir -p "$(dirname "$dir")"  # an interrupted call's partial runs
       python benchmarks/compare.py --env-ids "$env" --seeds "$seed" --variants $variants --eval-every 5000 \
         --priors-dir "$out/priors/$kind" --out-dir "$dir" > "$dir.log" 2>&1 || { cat "$dir.log"; exit 1; }
       mv "$dir.log" "$dir/compare.log"
