@@ -17,6 +17,7 @@ Runs made by separate invocations (say one seed at a time) are tabulated togethe
 import csv
 import dataclasses
 import glob
+import importlib.util
 import json
 import os
 import platform
@@ -26,7 +27,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import List
+from typing import List, Literal, Optional
 
 import numpy as np
 import torch
@@ -73,7 +74,15 @@ class Args:
     eval_episodes: int = 10
     """deterministic evaluation episodes of each run's saved actor"""
     jobs: int = 2
-    """runs at a time (2 on the 2-core CPU machine)"""
+    """runs at a time (2 on the 2-core CPU machine); with --launcher ray, the CPUs of the local Ray instance"""
+    launcher: Literal["local", "ray"] = "local"
+    """`local`: a process pool on this machine; `ray`: one Ray task with one CPU per run, on a local Ray
+    instance or the cluster at --ray-address (needs `pip install -r requirements-bench.txt`)"""
+    ray_address: Optional[str] = None
+    """with --launcher ray: the address of a running Ray cluster (`ray start --head` prints it; `auto` finds a
+    cluster started on this machine); without it a local Ray instance with --jobs CPUs is started"""
+    ray_retries: int = 2
+    """with --launcher ray: how often a run whose worker died is started again (Ray's max_retries)"""
     priors_dir: str = "priors"
     """the DAP variants' priors: {env_id}.pt (the DDPM), {env_id}-gmm.pt, -gaussian.pt, -knn.pt (e.g. a dataset
     kind's folder of benchmarks/results/data_kinds/priors)"""
@@ -204,26 +213,138 @@ def bootstrap_ci(values, num_resamples: int = 10000, seed: int = 0) -> tuple:
 # Running
 
 
-def run_one(args: Args, env_id: str, variant: str, seed: int) -> dict:
-    """One ppo_dap.py process; returns its wall-clock time, peak resident memory and run folder."""
-    runs_dir = os.path.join(args.out_dir, "runs", env_id, variant)
-    cmd = [sys.executable, os.path.join(ROOT, "ppo_dap.py"), "--env-id", env_id, "--seed", str(seed),
-           "--total-timesteps", str(args.total_timesteps), "--exp-name", variant, "--runs-dir", runs_dir,
-           "--save-model", "--eval-episodes", str(args.eval_episodes), "--eval-every", str(args.eval_every),
-           *variant_flags(variant, env_id, args.priors_dir), *shlex.split(args.extra_flags)]
-    os.makedirs(runs_dir, exist_ok=True)
-    log_path = os.path.join(runs_dir, f"seed{seed}.log")
+def runs_dir_of(args: Args, env_id: str, variant: str) -> str:
+    return os.path.join(args.out_dir, "runs", env_id, variant)
+
+
+def run_argv(args: Args, env_id: str, variant: str, seed: int) -> list:
+    """ppo_dap.py's arguments for one run (its folder goes to runs_dir_of)."""
+    return ["--env-id", env_id, "--seed", str(seed), "--total-timesteps", str(args.total_timesteps),
+            "--exp-name", variant, "--runs-dir", runs_dir_of(args, env_id, variant), "--save-model",
+            "--eval-episodes", str(args.eval_episodes), "--eval-every", str(args.eval_every),
+            *variant_flags(variant, env_id, args.priors_dir), *shlex.split(args.extra_flags)]
+
+
+def execute(script: str, argv: list, log_path: str, cwd: Optional[str] = None) -> tuple:
+    """Run `python script argv` with its output in log_path; (exit status, wall-clock s, peak resident MB).
+    Standard library only: a Ray worker runs it too."""
     start = time.time()
     with open(log_path, "w") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([sys.executable, script, *argv], stdout=log, stderr=subprocess.STDOUT, cwd=cwd)
         _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.time() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"run failed ({' '.join(cmd)}); see {log_path}")
+    return os.waitstatus_to_exitcode(status), time.time() - start, usage.ru_maxrss / 1024
+
+
+def finished(env_id: str, variant: str, seed: int, status: int, wall: float, rss: float, runs_dir: str,
+             log_path: str) -> dict:
+    """The run's row: its cost and folder, or `failed` with where to read why."""
+    row = {"env_id": env_id, "variant": variant, "seed": seed}
+    if status != 0:
+        print(f"FAILED {env_id} {variant} seed {seed}; see {log_path}", flush=True)
+        return {**row, "failed": f"exit status {status}, see {log_path}"}
     run_dir = max(glob.glob(os.path.join(runs_dir, f"{env_id}__{variant}__{seed}__*")), key=os.path.getmtime)
     print(f"done {env_id} {variant} seed {seed}: {wall:.0f}s", flush=True)
-    return {"env_id": env_id, "variant": variant, "seed": seed, "wall_s": wall,
-            "peak_rss_mb": usage.ru_maxrss / 1024, "run_dir": run_dir}
+    return {**row, "wall_s": wall, "peak_rss_mb": rss, "run_dir": run_dir}
+
+
+def run_local(args: Args, jobs: list) -> list:
+    """Each (env, variant, seed) as its own ppo_dap.py process, --jobs at a time."""
+    def run_one(job):
+        env_id, variant, seed = job
+        runs_dir = runs_dir_of(args, env_id, variant)
+        os.makedirs(runs_dir, exist_ok=True)
+        log_path = os.path.join(runs_dir, f"seed{seed}.log")
+        status, wall, rss = execute(os.path.join(ROOT, "ppo_dap.py"), run_argv(args, env_id, variant, seed), log_path)
+        return finished(env_id, variant, seed, status, wall, rss, runs_dir, log_path)
+
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        return list(pool.map(run_one, jobs))
+
+
+# Files a Ray task gets: the two scripts (ppo_dap.py imports pretrain_prior.py) and the run's prior.
+SHIPPED_SCRIPTS = ("ppo_dap.py", "pretrain_prior.py")
+SHIPPED_FLAGS = ("--prior-path",)
+
+
+def ray_task(files: dict, argv: list) -> dict:
+    """One run as a Ray task: writes the shipped files {relative path: bytes} into a temporary folder of
+    the worker, runs ppo_dap.py there (its runs folder is `runs`) and returns the run folder's files
+    {relative path: bytes}, its log and its cost. Standard library only, so that any worker can run it."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as work:
+        for name, data in files.items():
+            os.makedirs(os.path.dirname(os.path.join(work, name)), exist_ok=True)
+            with open(os.path.join(work, name), "wb") as f:
+                f.write(data)
+        log_path = os.path.join(work, "run.log")
+        status, wall, rss = execute("ppo_dap.py", argv, log_path, cwd=work)
+        outputs = {}
+        for folder, _, names in os.walk(os.path.join(work, "runs")):
+            for name in names:
+                path = os.path.join(folder, name)
+                with open(path, "rb") as f:
+                    outputs[os.path.relpath(path, os.path.join(work, "runs"))] = f.read()
+        with open(log_path, "rb") as f:
+            log = f.read()
+    return {"status": status, "wall_s": wall, "peak_rss_mb": rss, "files": outputs, "log": log}
+
+
+def shipped(args: Args, env_id: str, variant: str, seed: int) -> tuple:
+    """A Ray task's (files, argv): run_argv with its runs folder and its input files renamed into the task's
+    temporary folder, and those files' contents."""
+    argv = run_argv(args, env_id, variant, seed)
+    files = {}
+    for name in SHIPPED_SCRIPTS:
+        with open(os.path.join(ROOT, name), "rb") as f:
+            files[name] = f.read()
+    argv[argv.index("--runs-dir") + 1] = "runs"
+    for i, token in enumerate(argv[:-1]):
+        if token in SHIPPED_FLAGS and os.path.isfile(argv[i + 1]):  # a missing one: ppo_dap.py says so
+            name = f"inputs/{len(files)}-{os.path.basename(argv[i + 1])}"
+            with open(argv[i + 1], "rb") as f:
+                files[name] = f.read()
+            argv[i + 1] = name
+    return files, argv
+
+
+def run_ray(args: Args, jobs: list) -> list:
+    """Each (env, variant, seed) as a Ray task with one CPU; the driver writes each run's files where
+    run_local would. A task whose worker dies is started again up to --ray-retries times; a run that
+    still fails is returned as failed."""
+    import ray  # main checked that it is installed
+
+    if __name__ != "__main__":  # imported (the tests): workers cannot import this module, so ship ray_task's code
+        ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    ray.init(address=args.ray_address, num_cpus=None if args.ray_address else args.jobs,
+             include_dashboard=False, log_to_driver=False)
+    try:
+        task = ray.remote(num_cpus=1, max_retries=args.ray_retries)(ray_task)
+        pending = {task.remote(*shipped(args, *job)): job for job in jobs}
+        rows = {}
+        while pending:
+            (ref,), _ = ray.wait(list(pending), num_returns=1)
+            env_id, variant, seed = job = pending.pop(ref)
+            runs_dir = runs_dir_of(args, env_id, variant)
+            log_path = os.path.join(runs_dir, f"seed{seed}.log")
+            os.makedirs(runs_dir, exist_ok=True)
+            try:
+                result = ray.get(ref)
+            except ray.exceptions.RayError as err:  # the worker died more than --ray-retries times
+                with open(log_path, "w") as f:
+                    f.write(f"Ray: {err}\n")
+                rows[job] = finished(env_id, variant, seed, -1, 0.0, 0.0, runs_dir, log_path)
+                continue
+            for name, data in result["files"].items():
+                os.makedirs(os.path.dirname(os.path.join(runs_dir, name)), exist_ok=True)
+                with open(os.path.join(runs_dir, name), "wb") as f:
+                    f.write(data)
+            with open(log_path, "wb") as f:
+                f.write(result["log"])
+            rows[job] = finished(env_id, variant, seed, result["status"], result["wall_s"], result["peak_rss_mb"],
+                                 runs_dir, log_path)
+        return [rows[job] for job in jobs]
+    finally:
+        ray.shutdown()
 
 
 def measured_length(run_dir: str) -> tuple:
@@ -334,7 +455,7 @@ def read_runs(path: str) -> list:
             for row in read_csv(path)]
 
 
-def write_tables(out_dir: str, summary: list, ratios: list, args: Args, runs: list) -> None:
+def write_tables(out_dir: str, summary: list, ratios: list, args: Args, runs: list, failed: list = ()) -> None:
     n, metrics = args.aulc_iterations, measured_metrics(runs)
     if args.pool_runs:
         seeds = " ".join(map(str, sorted({r["seed"] for r in runs})))
@@ -360,6 +481,9 @@ def write_tables(out_dir: str, summary: list, ratios: list, args: Args, runs: li
                      f"[{r['t_low']:.3f}, {r['t_high']:.3f}] | {r['per_seed']} | {r['mean_difference']:.1f} | "
                      f"[{r['diff_ci_low']:.1f}, {r['diff_ci_high']:.1f}] | [{r['diff_t_low']:.1f}, {r['diff_t_high']:.1f}] | "
                      f"{r['wilcoxon_p']:.3f} |")
+    if failed:
+        lines += ["", f"Failed runs ({len(failed)}), left out of the tables above:", ""]
+        lines += [f"- {r['env_id']} {r['variant']} seed {r['seed']}: {r['failed']}" for r in failed]
     with open(os.path.join(out_dir, "results.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     for name, rows in (("results.csv", summary), ("ratios.csv", ratios), ("runs.csv", runs)):
@@ -373,21 +497,28 @@ def main(args: Args) -> list:
     unknown = [v for v in args.variants if v not in VARIANTS]
     if unknown:
         raise SystemExit(f"error: --variants {' '.join(unknown)} unknown; choose from {', '.join(VARIANTS)}.")
+    if args.launcher == "ray" and importlib.util.find_spec("ray") is None:
+        raise SystemExit("error: --launcher ray needs Ray; install it with `pip install -r requirements-bench.txt`.")
     os.makedirs(args.out_dir, exist_ok=True)
+    failed = []
     if args.pool_runs:  # no new runs: one table over the runs of earlier invocations
         runs = [r for path in args.pool_runs for r in read_runs(path) if not args.pool_seeds or r["seed"] in args.pool_seeds]
         variants = variants_of(runs)
     else:
         jobs = [(e, v, s) for e in args.env_ids for s in args.seeds for v in args.variants]
-        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-            runs = list(pool.map(lambda job: run_one(args, *job), jobs))
-        aulc_n, alc_n = common_lengths(args, runs)
-        args = dataclasses.replace(args, aulc_iterations=aulc_n, alc_epochs=alc_n)  # the tables name what they show
+        runs = (run_ray if args.launcher == "ray" else run_local)(args, jobs)
+        failed, runs = [r for r in runs if "failed" in r], [r for r in runs if "failed" not in r]
+        if runs:
+            aulc_n, alc_n = common_lengths(args, runs)
+            args = dataclasses.replace(args, aulc_iterations=aulc_n, alc_epochs=alc_n)  # the tables name what they show
         runs = [collect(r, args.aulc_iterations, args.alc_epochs) for r in runs]
         variants = args.variants
     summary, ratios = tabulate(runs, variants, args.aulc_iterations)
-    write_tables(args.out_dir, summary, ratios, args, runs)
+    write_tables(args.out_dir, summary, ratios, args, runs, failed)
     print(open(os.path.join(args.out_dir, "results.md")).read())
+    if failed:
+        raise SystemExit(f"error: {len(failed)} of {len(failed) + len(runs)} runs failed; they are listed in "
+                         f"{os.path.join(args.out_dir, 'results.md')}.")
     return runs
 
 

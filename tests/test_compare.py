@@ -1,11 +1,14 @@
 """benchmarks/compare.py: the metric code on hand-made files, and a tiny end-to-end comparison."""
 
 import csv
+import dataclasses
 import os
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
 sys.path[:0] = [BENCHMARKS, os.path.join(BENCHMARKS, "dev")]
@@ -96,41 +99,48 @@ def test_no_ratio_when_the_baseline_is_not_positive():
     assert aulc_row["mean_difference"] == 150.0
 
 
-def test_compare_end_to_end_tiny(tmp_path):
+@pytest.fixture(scope="module")
+def tiny_runs(tmp_path_factory):
+    """A tiny comparison with the local launcher: (its Args, its runs)."""
     args = compare.Args(env_ids=["Walker2d-v4"], seeds=[1, 2], variants=["ppo", "ppo-dap"], total_timesteps=512,
-                        eval_episodes=1, out_dir=str(tmp_path / "out"), aulc_iterations=4,
+                        eval_episodes=1, out_dir=str(tmp_path_factory.mktemp("tiny") / "out"), aulc_iterations=4,
                         extra_flags="--num-steps 128 --num-minibatches 2 --update-epochs 1 --proposal-states 16 "
                                     "--num-proposals 2 --prior-anneal-steps 512 --no-cuda")
-    runs = compare.main(args)
+    return args, compare.main(args)
+
+
+def test_compare_end_to_end_tiny(tiny_runs):
+    args, runs = tiny_runs
+    folder = Path(args.out_dir).parent
     assert len(runs) == 4 and all(0 < r["train_s"] < r["wall_s"] and r["peak_rss_mb"] > 50 for r in runs)
-    with open(tmp_path / "out" / "results.csv") as f:
+    with open(folder / "out" / "results.csv") as f:
         summary = list(csv.DictReader(f))
     assert [(r["variant"], r["seeds"]) for r in summary] == [("ppo", "2"), ("ppo-dap", "2")]
-    text = (tmp_path / "out" / "results.md").read_text()
+    text = (folder / "out" / "results.md").read_text()
     assert "AULC@4" in text and "Machine:" in text and "ppo-dap" in text
     dap_progress = [r for r in runs if r["variant"] == "ppo-dap"][0]["run_dir"]
     with open(os.path.join(dap_progress, "progress.csv")) as f:
         assert "losses/imitation" in f.readline()
 
     # the same runs, split by seed into two runs.csv files and pooled, give the same tables
-    with open(tmp_path / "out" / "runs.csv") as f:
+    with open(folder / "out" / "runs.csv") as f:
         rows = list(csv.DictReader(f))
     for seed in ("1", "2"):
-        with open(tmp_path / f"runs{seed}.csv", "w", newline="") as f:
+        with open(folder / f"runs{seed}.csv", "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
             writer.writeheader()
             writer.writerows(r for r in rows if r["seed"] == seed)
-    pooled = compare.main(compare.Args(pool_runs=[str(tmp_path / "runs1.csv"), str(tmp_path / "runs2.csv")],
-                                       out_dir=str(tmp_path / "pooled"), aulc_iterations=4))
+    pooled = compare.main(compare.Args(pool_runs=[str(folder / "runs1.csv"), str(folder / "runs2.csv")],
+                                       out_dir=str(folder / "pooled"), aulc_iterations=4))
     assert sorted((r["variant"], r["seed"]) for r in pooled) == sorted((r["variant"], r["seed"]) for r in runs)
     for name in ("results.csv", "ratios.csv"):
-        assert (tmp_path / "pooled" / name).read_text() == (tmp_path / "out" / name).read_text()
-    assert "Runs pooled from" in (tmp_path / "pooled" / "results.md").read_text()
+        assert (folder / "pooled" / name).read_text() == (folder / "out" / name).read_text()
+    assert "Runs pooled from" in (folder / "pooled" / "results.md").read_text()
     # --pool-seeds keeps only the named seeds' runs
-    seed2 = compare.main(compare.Args(pool_runs=[str(tmp_path / "out" / "runs.csv")], pool_seeds=[2],
-                                      out_dir=str(tmp_path / "seed2"), aulc_iterations=4))
+    seed2 = compare.main(compare.Args(pool_runs=[str(folder / "out" / "runs.csv")], pool_seeds=[2],
+                                      out_dir=str(folder / "seed2"), aulc_iterations=4))
     assert sorted((r["variant"], r["seed"]) for r in seed2) == [("ppo", 2), ("ppo-dap", 2)]
-    assert "seeds 2." in (tmp_path / "seed2" / "results.md").read_text()
+    assert "seeds 2." in (folder / "seed2" / "results.md").read_text()
 
 
 def test_unknown_variant_is_refused(tmp_path):
@@ -254,3 +264,69 @@ def test_same_numbers_tells_an_unchanged_copy_from_a_changed_one(tmp_path):
         args = same_numbers.Args(code_dir=str(other), env_id="Pendulum-v1", seeds=[3], total_timesteps=512,
                                  flags="--imitation-coef 0 --num-steps 256 --num-minibatches 4 --update-epochs 1")
         assert same_numbers.main(args) == (name == "unchanged")
+
+
+def test_the_ray_launcher_writes_the_local_launcher_s_runs_retries_a_killed_worker_and_lists_failed_runs(
+        tmp_path, tiny_runs):
+    """The tiny comparison again on a local Ray instance, with an unknown env id added. The worker of the
+    Walker2d-v4 PPO-DAP run is killed once it has started ppo_dap.py: Ray starts the task again. Every
+    Walker2d-v4 run equals the local launcher's (every logged number but the timings, the weights, the
+    metrics); the two runs on the unknown env id are listed as failed under the tables, and the call ends
+    with status 1 after writing them."""
+    pytest.importorskip("ray")
+    import signal
+    import threading
+    import time
+
+    import same_numbers
+
+    killed = []
+
+    def kill_the_first_dap_worker():
+        deadline = time.time() + 120
+        while not killed and time.time() < deadline:
+            for pid in filter(str.isdigit, os.listdir("/proc")):
+                try:
+                    cmdline = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+                    parent = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
+                except (FileNotFoundError, ProcessLookupError):  # the process ended while we looked
+                    continue
+                if b"ppo_dap.py" in cmdline and b"Walker2d-v4" in cmdline and b"ppo-dap" in cmdline:
+                    os.kill(parent, signal.SIGKILL)  # the Ray worker
+                    os.kill(int(pid), signal.SIGKILL)  # and its ppo_dap.py
+                    killed.append(pid)
+                    break
+            time.sleep(0.05)
+
+    local_args, local_runs = tiny_runs
+    watcher = threading.Thread(target=kill_the_first_dap_worker)
+    watcher.start()
+    args = dataclasses.replace(local_args, env_ids=["Walker2d-v4", "Nope-v0"], seeds=[1], launcher="ray",
+                               out_dir=str(tmp_path / "ray"))
+    with pytest.raises(SystemExit, match="2 of 4 runs failed"):
+        compare.main(args)
+    watcher.join()
+    assert killed
+    runs = {r["variant"]: r for r in compare.read_runs(str(tmp_path / "ray" / "runs.csv"))}
+    local = {r["variant"]: r for r in local_runs if r["seed"] == 1}
+    assert sorted(runs) == ["ppo", "ppo-dap"]
+    for variant, run in runs.items():
+        assert run["run_dir"].startswith(str(tmp_path / "ray" / "runs" / "Walker2d-v4" / variant))
+        progress, episodes, weights = same_numbers.logged(run["run_dir"])
+        progress0, episodes0, weights0 = same_numbers.logged(local[variant]["run_dir"])
+        assert same_numbers.same_rows(progress, progress0) and same_numbers.same_rows(episodes, episodes0)
+        assert weights.keys() == weights0.keys() and all(torch.equal(weights[k], weights0[k]) for k in weights0)
+        for key in ("aulc", "final_return", "eval_return"):
+            assert run[key] == local[variant][key]
+        assert run["peak_rss_mb"] > 50 and 0 < run["train_s"] < run["wall_s"]
+    table = (tmp_path / "ray" / "results.md").read_text()
+    assert "| Walker2d-v4 | ppo-dap | 1 |" in table and "Nope-v0 |" not in table.split("Failed runs")[0]
+    assert "Failed runs (2), left out of the tables above:" in table
+    assert "- Nope-v0 ppo seed 1: exit status 1" in table and "- Nope-v0 ppo-dap seed 1: exit status 1" in table
+
+
+def test_without_ray_the_ray_launcher_stops_with_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setattr(compare.importlib.util, "find_spec", lambda name: None)  # as if Ray were not installed
+    with pytest.raises(SystemExit, match=r"--launcher ray needs Ray; install it with `pip install -r requirements-bench.txt`"):
+        compare.main(compare.Args(launcher="ray", out_dir=str(tmp_path / "out")))
+    assert not (tmp_path / "out").exists()
