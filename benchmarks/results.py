@@ -42,6 +42,8 @@ class Args:
     """compare instead of write: exit 0 when the committed page, the folders' README.md and README's table equal what the runs give, 1 otherwise"""
     root: str = ROOT
     """the repository whose benchmarks/results/, RESULTS.md and README.md are read and written"""
+    figure: bool = False
+    """also draw the performance profiles into benchmarks/performance_profile.png (not compared by --check)"""
 
 
 @dataclass(frozen=True)
@@ -218,6 +220,9 @@ FOLDERS: Dict[str, Folder] = {
         "pretrained on each dataset, and the offline table",
         "python benchmarks/make_datasets.py --priors diffusion gmm gaussian knn; then python benchmarks/prior_fit.py",
         "f36da0d"),
+    "random_policy": Folder(
+        "The mean return of uniform random actions on each of the eight tasks, 100 episodes (the zero of the "
+        "aggregate scores)", "python benchmarks/dev/random_returns.py", "659f993"),
     "priors_300k": Folder(
         "The earlier Hopper-v4 and HalfCheetah-v4 priors (DDPM, Gaussian, retrieval), pretrained on the whole log of "
         "a 300k-step PPO run (seed 100)", "KINDS=\"diffusion gaussian knn\" bash benchmarks/make_priors.sh $ENV",
@@ -457,6 +462,101 @@ def above_one(base: np.ndarray, treat: np.ndarray) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------------
+# Aggregates across the eight tasks (rliable; Agarwal et al., 2021, "Deep RL at the edge of the statistical
+# precipice"): normalised scores pooled over tasks and seeds
+
+
+RELIABLE_REPS = 2000  # stratified-bootstrap resamples (seeded: the page is the same on every call)
+PROFILE_FIGURE = "benchmarks/performance_profile.png"
+
+
+def random_returns(r: Results) -> Dict[str, float]:
+    """{task: mean return of a uniform random policy} (benchmarks/dev/random_returns.py)."""
+    return {row["env_id"]: float(row["mean_return"])
+            for row in read_csv(os.path.join(r.dir, "random_policy", "returns.csv"))}
+
+
+def score_matrices(r: Results, ppo: dict, dap: dict, metric: Callable) -> tuple:
+    """(seeds, PPO's scores, PPO-DAP's scores), each [seeds, tasks], normalised per task so that a uniform
+    random policy's return is 0 and PPO's mean (over these seeds) is 1, over the seeds that every task has
+    for both variants (rliable needs as many runs on every task)."""
+    random = random_returns(r)
+    seeds = sorted(set.intersection(*[{s for (e, s) in ppo if e == env} & {s for (e, s) in dap if e == env}
+                                      for env in TASKS]))
+    base = np.array([[metric(ppo[(env, s)]) for env in TASKS] for s in seeds])
+    treat = np.array([[metric(dap[(env, s)]) for env in TASKS] for s in seeds])
+    zero = np.array([random[env] for env in TASKS])
+    one = base.mean(axis=0)
+    return seeds, (base - zero) / (one - zero), (treat - zero) / (one - zero)
+
+
+def probability_of_improvement(x: np.ndarray, y: np.ndarray) -> float:
+    """P(X > Y) of scores x [runs_x, tasks] over y [runs_y, tasks]: per task the share of (x run, y run) pairs
+    that x wins, a tie counting half, averaged over tasks. rliable's `metrics.probability_of_improvement`
+    (Mann-Whitney U / (n_x n_y)), computed by broadcasting: the bootstrap calls it thousands of times."""
+    pairs = x[:, None, :] - y[None, :, :]
+    return float(((pairs > 0).mean(axis=(0, 1)) + 0.5 * (pairs == 0).mean(axis=(0, 1))).mean())
+
+
+@functools.lru_cache(maxsize=None)
+def _aggregates(base: bytes, treat: bytes, shape: tuple) -> dict:
+    from rliable import library as rly
+    from rliable import metrics
+
+    base, treat = (np.frombuffer(m).reshape(shape) for m in (base, treat))
+    iqm = lambda scores: np.array([metrics.aggregate_iqm(scores)])  # noqa: E731
+    saved = np.random.get_state()  # rliable draws its resamples from numpy's global generator: seed it, then restore
+    np.random.seed(0)
+    point, interval = rly.get_interval_estimates({"ppo": base, "dap": treat}, iqm, reps=RELIABLE_REPS)
+    np.random.seed(1)
+    poi, poi_interval = rly.get_interval_estimates({"dap>ppo": (treat, base)}, probability_of_improvement,
+                                                  reps=RELIABLE_REPS)
+    np.random.set_state(saved)
+    return {"iqm_ppo": (point["ppo"][0], *interval["ppo"][:, 0]), "iqm_dap": (point["dap"][0], *interval["dap"][:, 0]),
+            "improvement": (poi["dap>ppo"], *poi_interval["dap>ppo"][:, 0])}
+
+
+def aggregates(base: np.ndarray, treat: np.ndarray) -> dict:
+    """rliable's IQM of each variant's normalised scores [seeds, tasks] and the probability that PPO-DAP improves
+    on PPO, each as (point, low, high) with its stratified-bootstrap 95% interval (computed once per matrices)."""
+    base, treat = np.ascontiguousarray(base, dtype=np.float64), np.ascontiguousarray(treat, dtype=np.float64)
+    return _aggregates(base.tobytes(), treat.tobytes(), base.shape)
+
+
+def aggregate_sets(r: Results) -> list:
+    """(name, seeds, PPO's and PPO-DAP's normalised scores) of AULC@40 and of the final return at 1M."""
+    s = eight_task_sets(r)
+    return [(name, *score_matrices(r, s[base], s[treat], metric))
+            for name, base, treat, metric in (("AULC@40", "ppo40", "dap40", r.aulc40),
+                                              ("final return at 1M", "ppo1m", "dap1m", r.final))]
+
+
+def performance_profile(r: Results, path: str) -> None:
+    """The figure: the share of runs (task x seed) whose normalised AULC@40 and final return exceed tau,
+    with stratified-bootstrap 95% bands."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from rliable import library as rly
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, (name, seeds, base, treat) in zip(axes, aggregate_sets(r)):
+        taus = np.linspace(min(base.min(), treat.min(), 0.0), 3.0, 121)  # above 3: the right edge's share
+        np.random.seed(0)  # rliable draws its resamples from numpy's global generator
+        profiles, bands = rly.create_performance_profile({"PPO": base, "PPO-DAP": treat}, taus, reps=RELIABLE_REPS)
+        for label in ("PPO", "PPO-DAP"):
+            ax.plot(taus, profiles[label], label=label)
+            ax.fill_between(taus, bands[label][0], bands[label][1], alpha=0.25)
+        ax.set_xlabel(f"normalised {name} (0: random policy, 1: PPO's mean)")
+        ax.set_ylabel("fraction of runs with score > tau")
+        ax.set_title(f"{name}, {len(TASKS)} tasks x {len(seeds)} seeds")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+# ---------------------------------------------------------------------------------------------------
 # The page's sections
 
 
@@ -485,6 +585,27 @@ def section_eight_tasks(r: Results) -> List[str]:
               "gives the same numbers bit for bit. The five other tasks' 40-iteration PPO-DAP runs were made on "
               f"{XEON16}: another CPU rounds differently, so they are not the 2-core machine's runs bit for bit.", ""]
     return lines
+
+
+def section_aggregates(r: Results) -> List[str]:
+    rows = []
+    for name, seeds, base, treat in aggregate_sets(r):
+        a = aggregates(base, treat)
+        rows.append([name, f"{len(TASKS)} x {len(seeds)} ({seeds_of([(None, s) for s in seeds])})",
+                     *(f"{v:.2f} [{lo:.2f}, {hi:.2f}]" for v, lo, hi in (a["iqm_ppo"], a["iqm_dap"], a["improvement"]))])
+    return ["## Across the eight tasks", "",
+            "The same runs pooled over tasks, as Agarwal et al. (2021) recommend for few runs per task, computed with "
+            "`rliable`. Each score is normalised per task: 0 is a uniform random policy's mean return "
+            f"([`random_policy`](#{anchor('random_policy')})), 1 is PPO's mean over the same seeds at the same budget, so "
+            "PPO's IQM is near 1 by construction. IQM: the mean of the middle half of all task x seed scores. "
+            "P(PPO-DAP > PPO): the probability that a run of PPO-DAP scores above a run of PPO on the same task "
+            "(Mann-Whitney), averaged over tasks; above 0.5 favours PPO-DAP. Intervals: stratified bootstrap "
+            f"(resampling seeds within each task), 95%, {RELIABLE_REPS} resamples. Only the seeds every task has "
+            "for both variants enter.", "",
+            *table(["metric", "tasks x seeds", "IQM, PPO [95%]", "IQM, PPO-DAP [95%]", "P(PPO-DAP > PPO) [95%]"], rows),
+            "", f"Performance profiles (the share of runs scoring above tau, with 95% bands): `{PROFILE_FIGURE}`, drawn "
+            "by `python benchmarks/results.py --figure`.", "",
+            f"![performance profiles]({PROFILE_FIGURE})", ""]
 
 
 def section_cost(r: Results) -> List[str]:
@@ -879,7 +1000,7 @@ def page(r: Results) -> str:
             "percentile-bootstrap 95% interval over the pairs; where PPO's value is not positive (HalfCheetah-v4 and "
             "Ant-v4 start by running backwards) the mean difference is given instead. Few seeds make wide intervals: "
             "with 5 pairs the Wilcoxon p-value cannot go below 0.0625.", ""]
-    body = (section_eight_tasks(r) + section_cost(r) + section_data(r) + section_prior_kinds(r) + section_ablations(r)
+    body = (section_eight_tasks(r) + section_aggregates(r) + section_cost(r) + section_data(r) + section_prior_kinds(r) + section_ablations(r)
             + section_cleanrl(r)
             + (section_data_kinds(r) if os.path.exists(os.path.join(r.dir, "data_kinds", "prior_fit.csv")) else [])
             + section_switches() + section_rejected(r) + section_tests(r) + section_figure()
@@ -925,6 +1046,9 @@ def main(args: Args) -> int:
             with open(path, "w") as f:
                 f.write(text)
             print(f"wrote {rel}")
+    if args.figure:
+        performance_profile(r, os.path.join(args.root, PROFILE_FIGURE))
+        print(f"wrote {PROFILE_FIGURE}")
     if stale:
         print(f"out of date with the committed runs: {', '.join(stale)}; run `python benchmarks/results.py`.",
               file=sys.stderr)

@@ -86,3 +86,50 @@ def test_gain_is_a_ratio_unless_a_baseline_is_not_positive():
     assert results.gain(np.array([]), np.array([])) == "not run"
     keys, base, treat = results.paired({("E", 1): 2.0, ("E", 2): 4.0}, {("E", 2): 1.0, ("F", 1): 3.0}, lambda v: v)
     assert keys == [("E", 2)] and base.tolist() == [1.0] and treat.tolist() == [4.0]
+
+
+def test_the_aggregates_on_hand_made_runs_match_a_hand_computation(tmp_path):
+    """40-iteration PPO and PPO-DAP runs on the eight tasks, 4 seeds, each with one training return in every
+    iteration (so its AULC@40 is that return): the normalised scores, their IQM (the mean of the middle half
+    of the 32 task x seed scores) and P(PPO-DAP > PPO) (per task, the share of run pairs PPO-DAP wins,
+    averaged over tasks) by hand."""
+    rng = np.random.default_rng(0)
+    zero = {env: float(rng.uniform(-50, 50)) for env in results.TASKS}
+    ppo = {env: zero[env] + rng.uniform(100, 200, size=4) for env in results.TASKS}
+    dap = {env: ppo[env] + offset for env, offset in zip(results.TASKS, [500, 500, 500, -500, -500, -500, 0, 0])}
+    dap["Swimmer-v4"] = ppo["Swimmer-v4"][[1, 0, 3, 2]]  # the same values, other seeds
+    dap["InvertedPendulum-v4"] = ppo["InvertedPendulum-v4"] + np.array([1.0, -1.0, 1.0, -1.0]) * 1e-3
+    base = tmp_path / "benchmarks" / "results"
+    for env in results.TASKS:
+        for variant, values in (("ppo", ppo[env]), ("ppo-dap", dap[env])):
+            for seed, value in enumerate(values, start=1):
+                run = base / "aulc40_shared_out" / "runs" / env / variant / f"{env}__{variant}__{seed}__1000"
+                run.mkdir(parents=True)
+                run.joinpath("progress.csv").write_text("iteration,charts/episodic_return\n"
+                                                        + "".join(f"{i},{value}\n" for i in range(1, 41)))
+    (base / "random_policy").mkdir()
+    (base / "random_policy" / "returns.csv").write_text(
+        "env_id,mean_return\n" + "".join(f"{env},{zero[env]}\n" for env in results.TASKS))
+    r = results.Results(str(tmp_path))
+    s = results.eight_task_sets(r)
+    seeds, b, t = results.score_matrices(r, s["ppo40"], s["dap40"], r.aulc40)
+    assert seeds == [1, 2, 3, 4]
+    for j, env in enumerate(results.TASKS):
+        one = ppo[env].mean()
+        np.testing.assert_allclose(b[:, j], (ppo[env] - zero[env]) / (one - zero[env]))
+        np.testing.assert_allclose(t[:, j], (dap[env] - zero[env]) / (one - zero[env]))
+    a = results.aggregates(b, t)
+    results._aggregates.cache_clear()
+    assert results.aggregates(b, t) == a  # the bootstrap is seeded: the page is the same on every call
+    for key, scores in (("iqm_ppo", b), ("iqm_dap", t)):
+        middle = np.sort(scores.ravel())[8:24]
+        assert a[key][0] == pytest.approx(middle.mean())
+        assert a[key][1] <= a[key][0] <= a[key][2]
+    # by hand: per task the share of (PPO-DAP run, PPO run) pairs PPO-DAP wins, a tie counting half (1 on three
+    # tasks, 0 on three, 1/2 on Swimmer's reordered copies), averaged over tasks; and rliable's own function agrees
+    from rliable import metrics
+
+    wins = lambda x, y: np.mean([[(xi > yj) + 0.5 * (xi == yj) for yj in y] for xi in x])  # noqa: E731
+    hand = np.mean([wins(t[:, j], b[:, j]) for j in range(len(results.TASKS))])
+    assert a["improvement"][0] == pytest.approx(hand) == metrics.probability_of_improvement(t, b)
+    assert a["improvement"][1] <= a["improvement"][0] <= a["improvement"][2]
