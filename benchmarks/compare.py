@@ -461,8 +461,9 @@ def write_tables(out_dir: str, summary: list, ratios: list, args: Args, runs: li
         seeds = " ".join(map(str, sorted({r["seed"] for r in runs})))
         setting = f"Runs pooled from {', '.join(os.path.relpath(p, ROOT) for p in args.pool_runs)}, seeds {seeds}."  # no machine path
     else:
-        setting = (f"Budget: {args.total_timesteps} steps per run, seeds {' '.join(map(str, args.seeds))}, "
-                   f"{args.jobs} runs at a time.")
+        where = (f"on the Ray cluster at {args.ray_address}, one CPU per run (the machine above is the driver's)"
+                 if args.launcher == "ray" and args.ray_address else f"{args.jobs} runs at a time")
+        setting = f"Budget: {args.total_timesteps} steps per run, seeds {' '.join(map(str, args.seeds))}, {where}."
     lines = [f"Machine: {machine_description()}.", f"{setting} Median [interquartile range] over seeds.", "",
              "| env | variant | seeds | " + " | ".join(name.format(n=n, m=args.alc_epochs) for _, name in metrics) + " |",
              "|" + " --- |" * (3 + len(metrics))]
