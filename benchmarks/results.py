@@ -294,6 +294,10 @@ class Results:
         rows = self.csv(run.path, "eval.csv")
         return alc(rows) if len(rows) >= 41 else None
 
+    def alc_at(self, run: Run, epochs: int) -> float:
+        """ALC@epochs: the area under the deterministic evaluation curve over epochs 0..epochs (of 5,000 steps)."""
+        return alc(self.csv(run.path, "eval.csv"), epochs)
+
     def train_s(self, run: Run, iterations: int) -> float:
         """Training seconds (evaluation excluded) after `iterations` iterations."""
         return float(self.csv(run.path, "progress.csv")[iterations - 1]["time/elapsed_s"])
@@ -791,6 +795,7 @@ def section_cleanrl(r: Results) -> List[str]:
             sources("cleanrl_100k", "cleanrl_100k_hopper_seeds4-8"), ""]
 
 
+DATA_KINDS_ONLINE_COMMIT = "72cbd00"  # the code of the dataset kinds' online runs
 DATA_KIND_NAMES = {"single": "single (one converged policy)", "replay": "replay (a learning run's whole log)",
                    "mixed-quality": "mixed-quality (converged + part-way)", "two-policies": "two-policies (two converged)"}
 
@@ -824,7 +829,101 @@ def section_data_kinds(r: Results) -> List[str]:
             "covers the data's modes has a small best-of-8 error; the share says how multimodal the prior finds "
             "p(a | s):", "",
             *table(["dataset", "task", *priors], offline), "",
-            sources("data_kinds"), ""]
+            sources("data_kinds"), "", *online_data_kinds(r)]
+
+
+PRIOR_VARIANTS = {"ppo-dap": "DDPM", "gmm-prior": "GMM", "gaussian-prior": "Gaussian", "knn-prior": "retrieval"}
+KIND_EPOCHS = 16  # 40 iterations (81,920 steps) evaluated every 5,000 steps: epochs 0-16
+
+
+def kind_runs(r: Results, kind: str, variant: str) -> dict:
+    """{(env, seed): Run} of the online runs on one dataset kind; PPO reads no prior, so its runs (made beside
+    the single kind's) serve every kind."""
+    return r.select([f"data_kinds/{'single' if variant == 'ppo' else kind}"], variant, iterations=40)
+
+
+def normalised(r: Results, ppo: dict, runs: dict, metric: Callable, zero: Callable) -> dict:
+    """{(env, seed): score} with 0 at a uniform random policy (zero(env)) and 1 at PPO's mean on the task."""
+    one = {env: np.mean([metric(run) for (e, _), run in ppo.items() if e == env]) for env in {e for e, _ in runs}}
+    return {(env, seed): (metric(run) - zero(env)) / (one[env] - zero(env)) for (env, seed), run in runs.items()}
+
+
+def online_data_kinds(r: Results) -> List[str]:
+    kinds = [k for k in DATA_KIND_NAMES if os.path.isdir(os.path.join(r.dir, "data_kinds", k))]
+    if not kinds:
+        return []
+    random = random_returns(r)
+    metrics = {"AULC@40": (r.aulc40, lambda env: random[env]),
+               f"ALC@{KIND_EPOCHS}": (lambda run: r.alc_at(run, KIND_EPOCHS), lambda env: KIND_EPOCHS * random[env])}
+    ppo = kind_runs(r, "single", "ppo")
+    lines = ["### Online: PPO-DAP with each prior kind, on each dataset kind", "",
+             "40-iteration runs (81,920 steps), evaluated deterministically every 5,000 steps (10 episodes), on the "
+             f"seeds listed; PPO's runs are shared by the four kinds (it reads no prior). ALC@{KIND_EPOCHS}: the paper's "
+             f"ALC over the {KIND_EPOCHS} evaluation epochs these runs reach (the paper's ALC@40 needs 200,000 steps). "
+             "Each cell: the mean ratio to PPO over seed pairs with its bootstrap 95% interval (a difference where "
+             "PPO's value is not positive).", ""]
+    for name, (metric, _) in metrics.items():
+        rows = []
+        for kind in kinds:
+            for env in FIRST_THREE:
+                cells, keys = [], set()
+                for variant in PRIOR_VARIANTS:
+                    k, b, t = paired(of_env(kind_runs(r, kind, variant), env), of_env(ppo, env), metric)
+                    cells.append(gain(b, t))
+                    keys |= set(k)
+                if keys:
+                    rows.append([DATA_KIND_NAMES[kind].split(" ")[0], env, seeds_of(keys), *cells])
+        lines += [f"{name}, PPO-DAP with each prior / PPO:", "",
+                  *table(["dataset", "task", "seeds", *PRIOR_VARIANTS.values()], rows), ""]
+    # time: the single kind's runs, where PPO ran in the same batch as the four priors
+    cells = []
+    for variant in PRIOR_VARIANTS:
+        k, b, t = paired(kind_runs(r, "single", variant), ppo, lambda run: r.train_s(run, 40))
+        cells.append(f"{gain(b, t)} ({len(k)} pairs)")
+    lines += ["Training time (evaluation excluded) / PPO's, from the single kind's runs, over the three tasks. Each "
+              "call runs PPO beside the DDPM, then the GMM beside the Gaussian, then retrieval: only the DDPM's ratio "
+              "is side by side, and the machine did other work during some batches, so read these as rough:", "", *table(list(PRIOR_VARIANTS.values()), [cells]), ""]
+    # the verdict: the DDPM against each cheaper prior, normalised scores pooled over the three tasks
+    rows, leads, sentences = [], {}, []
+    for kind in kinds:
+        cells, ahead, behind = [], [], []
+        for variant, label in list(PRIOR_VARIANTS.items())[1:]:
+            texts = []
+            for name, (metric, zero) in metrics.items():
+                ddpm = normalised(r, ppo, kind_runs(r, kind, "ppo-dap"), metric, zero)
+                other = normalised(r, ppo, kind_runs(r, kind, variant), metric, zero)
+                keys = sorted(set(ddpm) & set(other))
+                diffs = np.array([ddpm[k] - other[k] for k in keys])
+                if len(diffs) < 2:
+                    texts.append("too few pairs")
+                    continue
+                low, high = bootstrap_ci(diffs)
+                t_low, t_high = student_t_ci(diffs)
+                texts.append(f"{diffs.mean():+.2f} [{low:+.2f}, {high:+.2f}]")
+                if name == "AULC@40":
+                    leads.setdefault(kind, []).append(diffs.mean())
+                    if low > 0 and t_low > 0:
+                        ahead.append(label)
+                    elif high < 0 and t_high < 0:
+                        behind.append(label)
+            cells.append("; ".join(texts))
+        rows.append([DATA_KIND_NAMES[kind], *cells])
+        even = [lab for lab in list(PRIOR_VARIANTS.values())[1:] if lab not in ahead + behind]
+        sentences.append(f"**{kind}**: the DDPM is " + "; ".join(
+            part for part in (f"ahead of {', '.join(ahead)}" if ahead else "",
+                              f"behind {', '.join(behind)}" if behind else "",
+                              f"not distinguishable from {', '.join(even)}" if even else "") if part) + ".")
+    seeds = sorted({s for kind in kinds for (_, s) in kind_runs(r, kind, "ppo-dap")})
+    lines += ["Verdict, early learning. The DDPM's normalised score minus each cheaper prior's (0: a uniform random "
+              "policy, 1: PPO's mean on the task), per (task, seed) pair pooled over the three tasks, with the "
+              f"bootstrap 95% interval: AULC@40; ALC@{KIND_EPOCHS}. \"Ahead\" and \"behind\" need both the bootstrap "
+              "and the Student-t interval of AULC@40 to exclude 0.", "",
+              *table(["dataset", *(f"DDPM - {v}" for v in list(PRIOR_VARIANTS.values())[1:])], rows), "",
+              " ".join(sentences) + (f" The DDPM's smallest lead over the cheaper priors is largest on **{max(leads, key=lambda k: min(leads[k]))}**."
+                                     if leads else "") + f" Seeds so far: {seeds_of([(None, s) for s in seeds])}.", "",
+              "Runs: `data_kinds/{single,replay,mixed-quality,two-policies}` (code at "
+              f"{DATA_KINDS_ONLINE_COMMIT}; command: `bash benchmarks/dev/data_kinds_online.sh`).", ""]
+    return lines
 
 
 def section_switches() -> List[str]:
