@@ -307,6 +307,19 @@ def shipped(args: Args, env_id: str, variant: str, seed: int) -> tuple:
     return files, argv
 
 
+def write_run_folder(runs_dir: str, files: dict) -> None:
+    """Write a Ray task's run folder {"{run folder}/{file}": bytes} under runs_dir: first into a hidden
+    folder beside it, then renamed, so that an interrupted driver leaves no half-written run folder."""
+    (folder,) = {name.split(os.sep, 1)[0] for name in files}
+    incoming = os.path.join(runs_dir, f".incoming-{folder}")
+    for name, data in files.items():
+        path = os.path.join(incoming, name.split(os.sep, 1)[1])
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+    os.replace(incoming, os.path.join(runs_dir, folder))
+
+
 def run_ray(args: Args, jobs: list) -> list:
     """Each (env, variant, seed) as a Ray task with one CPU; the driver writes each run's files where
     run_local would. A task whose worker dies is started again up to --ray-retries times; a run that
@@ -334,10 +347,8 @@ def run_ray(args: Args, jobs: list) -> list:
                     f.write(f"Ray: {err}\n")
                 rows[job] = finished(env_id, variant, seed, -1, 0.0, 0.0, runs_dir, log_path)
                 continue
-            for name, data in result["files"].items():
-                os.makedirs(os.path.dirname(os.path.join(runs_dir, name)), exist_ok=True)
-                with open(os.path.join(runs_dir, name), "wb") as f:
-                    f.write(data)
+            if result["files"]:  # a run that failed at its start has no folder
+                write_run_folder(runs_dir, result["files"])
             with open(log_path, "wb") as f:
                 f.write(result["log"])
             rows[job] = finished(env_id, variant, seed, result["status"], result["wall_s"], result["peak_rss_mb"],
