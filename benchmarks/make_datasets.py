@@ -10,9 +10,9 @@ runs with recorded seeds. For each task:
   two-policies   equal parts of two converged policies (the final actors of 1M runs with seeds 100 and 101),
                  from the same start states.
 
-The behaviour runs are plain `ppo_dap.py --imitation-coef 0` runs (two at a time); their run folders, with
-the final actor in model.pt, go to `--runs-dir`, their rollout logs to `--data-dir`. The rollouts of the
-last two kinds sample the actors' Gaussian (as the runs did), episode i starting from `env.reset(seed=
+The behaviour runs that the kinds asked for need (NEEDS) are plain `ppo_dap.py --imitation-coef 0` runs, two
+at a time; their run folders, with the final actor in model.pt, go to `--runs-dir`, their rollout logs to
+`--data-dir`. The rollouts of the last two kinds sample the actors' Gaussian (as the runs did), episode i starting from `env.reset(seed=
 ROLLOUT_SEED + i)` for every policy. Each stage whose output exists is kept, so a second call resumes.
 The logs and datasets are large and stay out of git: `{runs_dir}/../datasets.json` records their sha256,
 sizes, mean episode returns and the machine, so a rerun on the same CPU can be checked bit for bit.
@@ -44,6 +44,8 @@ from pretrain_prior import PRIOR_KINDS, atomic_write, mean_episode_return, prior
 KINDS = ["single", "replay", "mixed-quality", "two-policies"]
 # (run name, seed, steps): the behaviour runs every kind is made from
 BEHAVIOUR = [("seed100_1m", 100, 1_000_000), ("seed101_1m", 101, 1_000_000), ("seed100_300k", 100, 300_000)]
+NEEDS = {"single": {"seed100_1m"}, "replay": {"seed100_300k"}, "mixed-quality": {"seed100_1m", "seed100_300k"},
+         "two-policies": {"seed100_1m", "seed101_1m"}}  # the behaviour runs each kind is made from
 ROLLOUT_SEED = 20_000  # episode i of a rollout starts from env.reset(seed=ROLLOUT_SEED + i)
 
 
@@ -198,7 +200,8 @@ def main(args: Args) -> None:
         raise SystemExit(f"error: --priors {' '.join(unknown)} unknown; choose from {', '.join(PRIOR_KINDS)}.")
     os.makedirs(args.data_dir, exist_ok=True)
     os.makedirs(args.runs_dir, exist_ok=True)
-    jobs = [(env, name, seed, steps) for name, seed, steps in BEHAVIOUR for env in args.env_ids]
+    needed = set().union(*(NEEDS[kind] for kind in args.kinds))
+    jobs = [(env, name, seed, steps) for name, seed, steps in BEHAVIOUR if name in needed for env in args.env_ids]
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         list(pool.map(lambda job: behaviour_run(args, *job), jobs))
     logs = [os.path.join(args.data_dir, f"{env}_{name}.npz") for env, name, _, _ in jobs]

@@ -66,11 +66,15 @@ def test_four_kinds_with_their_parts_and_the_same_start_states(tmp_path, tiny):
     assert {"single/Pendulum-v1.npz", "mixed-quality/Pendulum-v1.npz", "Pendulum-v1_seed101_1m.npz"} <= set(record["files"])
     assert all(len(entry["sha256"]) == 64 for entry in record["files"].values())
 
-    # a second call into another folder: every log and dataset the same, bit for bit
+    # a second call into another folder, for two kinds: only the behaviour runs they need, and every log and
+    # dataset the same, bit for bit
     again = tiny(tmp_path / "again")
+    again.kinds = ["single", "two-policies"]
     make_datasets.main(again)
-    other = json.load(open(tmp_path / "again" / "results" / "datasets.json"))
-    assert {k: v["sha256"] for k, v in other["files"].items()} == {k: v["sha256"] for k, v in record["files"].items()}
+    assert sorted(os.listdir(again.data_dir)) == ["Pendulum-v1_seed100_1m.npz", "Pendulum-v1_seed101_1m.npz",
+                                                  "single", "two-policies"]
+    other = {k: v["sha256"] for k, v in json.load(open(tmp_path / "again" / "results" / "datasets.json"))["files"].items()}
+    assert len(other) == 4 and other == {k: v["sha256"] for k, v in record["files"].items() if k in other}
 
 
 def test_an_unknown_kind_or_prior_is_refused_before_any_run(tmp_path):
