@@ -3,6 +3,7 @@
 import csv
 import dataclasses
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -268,11 +269,11 @@ def test_same_numbers_tells_an_unchanged_copy_from_a_changed_one(tmp_path):
 
 def test_the_ray_launcher_writes_the_local_launcher_s_runs_retries_a_killed_worker_and_lists_failed_runs(
         tmp_path, tiny_runs):
-    """The tiny comparison again on a local Ray instance, with an unknown env id added. The worker of the
-    Walker2d-v4 PPO-DAP run is killed once it has started ppo_dap.py: Ray starts the task again. Every
-    Walker2d-v4 run equals the local launcher's (every logged number but the timings, the weights, the
-    metrics); the two runs on the unknown env id are listed as failed under the tables, and the call ends
-    with status 1 after writing them."""
+    """The tiny comparison's runs of seed 1 again on a local Ray instance, with a GMM-prior run whose prior is
+    missing. The worker of the PPO-DAP run is killed once it has started ppo_dap.py: Ray starts the task
+    again. Both runs equal the local launcher's (every logged number but the timings, the weights, the
+    metrics); the GMM-prior run is listed as failed under the tables, and the call ends with status 1 after
+    writing them."""
     pytest.importorskip("ray")
     import signal
     import threading
@@ -301,9 +302,12 @@ def test_the_ray_launcher_writes_the_local_launcher_s_runs_retries_a_killed_work
     local_args, local_runs = tiny_runs
     watcher = threading.Thread(target=kill_the_first_dap_worker)
     watcher.start()
-    args = dataclasses.replace(local_args, env_ids=["Walker2d-v4", "Nope-v0"], seeds=[1], launcher="ray",
-                               out_dir=str(tmp_path / "ray"))
-    with pytest.raises(SystemExit, match="2 of 4 runs failed"):
+    priors = tmp_path / "priors"  # the shipped DDPM only: the GMM run fails at its start
+    priors.mkdir()
+    shutil.copy(os.path.join(os.path.dirname(BENCHMARKS), "priors", "Walker2d-v4.pt"), priors)
+    args = dataclasses.replace(local_args, seeds=[1], variants=["ppo", "ppo-dap", "gmm-prior"], launcher="ray",
+                               priors_dir=str(priors), out_dir=str(tmp_path / "ray"))
+    with pytest.raises(SystemExit, match="1 of 3 runs failed"):
         compare.main(args)
     watcher.join()
     assert killed
@@ -320,9 +324,8 @@ def test_the_ray_launcher_writes_the_local_launcher_s_runs_retries_a_killed_work
             assert run[key] == local[variant][key]
         assert run["peak_rss_mb"] > 50 and 0 < run["train_s"] < run["wall_s"]
     table = (tmp_path / "ray" / "results.md").read_text()
-    assert "| Walker2d-v4 | ppo-dap | 1 |" in table and "Nope-v0 |" not in table.split("Failed runs")[0]
-    assert "Failed runs (2), left out of the tables above:" in table
-    assert "- Nope-v0 ppo seed 1: exit status 1" in table and "- Nope-v0 ppo-dap seed 1: exit status 1" in table
+    assert "| Walker2d-v4 | ppo-dap | 1 |" in table and "gmm-prior |" not in table.split("Failed runs")[0]
+    assert "Failed runs (1), left out of the tables above:" in table and "- Walker2d-v4 gmm-prior seed 1: exit status 1" in table
 
 
 def test_without_ray_the_ray_launcher_stops_with_what_to_install(tmp_path, monkeypatch):
