@@ -57,6 +57,7 @@ class Folder:
     machine: str = TWO_CORE
 
 
+DATA_KINDS_ONLINE_COMMIT = "72cbd00"  # the code of the dataset kinds' online runs
 FOLDERS: Dict[str, Folder] = {
     "aulc40_shared_out": Folder(
         "PPO and PPO-DAP side by side at 40 iterations, Walker2d-v4, Hopper-v4, HalfCheetah-v4, seeds 1-5",
@@ -217,9 +218,10 @@ FOLDERS: Dict[str, Folder] = {
         "results.txt say at which commits)", "282bb3d"),
     "data_kinds": Folder(
         "The behaviour runs (final actors in model.pt) behind the datasets of four kinds, the priors of every kind "
-        "pretrained on each dataset, and the offline table",
-        "python benchmarks/make_datasets.py --priors diffusion gmm gaussian knn; then python benchmarks/prior_fit.py",
-        "f36da0d"),
+        "pretrained on each dataset, the offline table, and the online runs of PPO and PPO-DAP with each prior on "
+        "each dataset kind (`{kind}/{task}_seed{seed}`, made with the code at " + DATA_KINDS_ONLINE_COMMIT + ")",
+        "python benchmarks/make_datasets.py --priors diffusion gmm gaussian knn; python benchmarks/prior_fit.py; "
+        "bash benchmarks/dev/data_kinds_online.sh", "f36da0d"),
     "random_policy": Folder(
         "The mean return of uniform random actions on each of the eight tasks, 100 episodes (the zero of the "
         "aggregate scores)", "python benchmarks/dev/random_returns.py", "659f993"),
@@ -795,7 +797,6 @@ def section_cleanrl(r: Results) -> List[str]:
             sources("cleanrl_100k", "cleanrl_100k_hopper_seeds4-8"), ""]
 
 
-DATA_KINDS_ONLINE_COMMIT = "72cbd00"  # the code of the dataset kinds' online runs
 DATA_KIND_NAMES = {"single": "single (one converged policy)", "replay": "replay (a learning run's whole log)",
                    "mixed-quality": "mixed-quality (converged + part-way)", "two-policies": "two-policies (two converged)"}
 
