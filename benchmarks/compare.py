@@ -1,12 +1,14 @@
 """PPO-DAP vs PPO side by side: run ppo_dap.py for env ids x seeds x variants, then tabulate.
 
-Each run is its own process (`jobs` at a time); runs are ordered so that the variants of one
-(env, seed) run in the same batch, side by side. Per (env, variant) it reports the median and
+Each run is its own process (`jobs` at a time), or with `--launcher ray` a Ray task on a local Ray
+instance or a cluster; runs are ordered so that the variants of one (env, seed) run in the same
+batch, side by side (on a cluster they may run on different machines). Per (env, variant) it reports the median and
 interquartile range over seeds of AULC@40, the final return (mean of the last 100 training episodes),
 the deterministic evaluation return, the training loop's wall-clock time, the whole process's
 wall-clock time (start-up and evaluation included) and peak resident memory, and, for every variant
 against `ppo`, the ratio per seed pair with a bootstrap 95% interval. Tables go to
 `{out_dir}/results.md` and `{out_dir}/results.csv`; the raw per-run numbers to `{out_dir}/runs.csv`.
+A run that fails is listed under the tables, and the call then ends with status 1.
 
     python benchmarks/compare.py --env-ids Walker2d-v4 Hopper-v4 --seeds 1 2 3 4 5
 
@@ -33,10 +35,9 @@ import numpy as np
 import torch
 import tyro
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from pretrain_prior import PRIOR_KINDS, prior_file  # noqa: E402
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from pretrain_prior import PRIOR_KINDS, prior_file  # noqa: E402
 
 # Variants are plain flag sets of ppo_dap.py. `variant_flags` fills in {env_id}, and {diffusion}, {gmm},
 # {gaussian}, {knn} with that kind's prior in --priors-dir (pretrain_prior.prior_file's layout).
@@ -55,8 +56,10 @@ VARIANTS = {
 }
 
 
-def variant_flags(variant: str, env_id: str, priors_dir: str = "priors") -> list:
-    """ppo_dap.py's flags of one variant on one task, its priors read from `priors_dir`."""
+def variant_flags(variant: str, env_id: str, priors_dir: Optional[str] = None) -> list:
+    """ppo_dap.py's flags of one variant on one task, its priors read from `priors_dir` (default: the
+    repository's priors/, named relative to the working folder)."""
+    priors_dir = priors_dir or os.path.relpath(os.path.join(ROOT, "priors"))
     priors = {kind: prior_file(priors_dir, env_id, kind) for kind in PRIOR_KINDS}
     return shlex.split(VARIANTS[variant].format(env_id=env_id, **priors))
 
@@ -83,9 +86,9 @@ class Args:
     cluster started on this machine); without it a local Ray instance with --jobs CPUs is started"""
     ray_retries: int = 2
     """with --launcher ray: how often a run whose worker died is started again (Ray's max_retries)"""
-    priors_dir: str = "priors"
-    """the DAP variants' priors: {env_id}.pt (the DDPM), {env_id}-gmm.pt, -gaussian.pt, -knn.pt (e.g. a dataset
-    kind's folder of benchmarks/results/data_kinds/priors)"""
+    priors_dir: Optional[str] = None
+    """the DAP variants' priors: {env_id}.pt (the DDPM), {env_id}-gmm.pt, -gaussian.pt, -knn.pt (default: the
+    shipped priors/; e.g. a dataset kind's folder of benchmarks/results/data_kinds/priors)"""
     out_dir: str = "benchmarks/results/latest"
     """where the runs and the tables go"""
     extra_flags: str = ""
@@ -266,6 +269,12 @@ SHIPPED_SCRIPTS = ("ppo_dap.py", "pretrain_prior.py")
 SHIPPED_FLAGS = ("--prior-path",)
 
 
+def input_files(argv: list, positions: bool = False) -> list:
+    """The files a run reads (the values of SHIPPED_FLAGS in its arguments), or their positions in argv."""
+    found = [i + 1 for i, token in enumerate(argv[:-1]) if token in SHIPPED_FLAGS]
+    return found if positions else [argv[i] for i in found]
+
+
 def ray_task(files: dict, argv: list) -> dict:
     """One run as a Ray task: writes the shipped files {relative path: bytes} into a temporary folder of
     the worker, runs ppo_dap.py there (its runs folder is `runs`) and returns the run folder's files
@@ -298,12 +307,11 @@ def shipped(args: Args, env_id: str, variant: str, seed: int) -> tuple:
         with open(os.path.join(ROOT, name), "rb") as f:
             files[name] = f.read()
     argv[argv.index("--runs-dir") + 1] = "runs"
-    for i, token in enumerate(argv[:-1]):
-        if token in SHIPPED_FLAGS and os.path.isfile(argv[i + 1]):  # a missing one: ppo_dap.py says so
-            name = f"inputs/{len(files)}-{os.path.basename(argv[i + 1])}"
-            with open(argv[i + 1], "rb") as f:
-                files[name] = f.read()
-            argv[i + 1] = name
+    for i in input_files(argv, positions=True):
+        name = f"inputs/{len(files)}-{os.path.basename(argv[i])}"
+        with open(argv[i], "rb") as f:
+            files[name] = f.read()
+        argv[i] = name
     return files, argv
 
 
@@ -342,10 +350,12 @@ def run_ray(args: Args, jobs: list) -> list:
             os.makedirs(runs_dir, exist_ok=True)
             try:
                 result = ray.get(ref)
-            except ray.exceptions.RayError as err:  # the worker died more than --ray-retries times
+            except ray.exceptions.RayError as err:  # e.g. the worker died more than --ray-retries times
                 with open(log_path, "w") as f:
-                    f.write(f"Ray: {err}\n")
-                rows[job] = finished(env_id, variant, seed, -1, 0.0, 0.0, runs_dir, log_path)
+                    f.write(f"{err}\n")
+                print(f"FAILED {env_id} {variant} seed {seed} ({type(err).__name__}); see {log_path}", flush=True)
+                rows[job] = {"env_id": env_id, "variant": variant, "seed": seed,
+                             "failed": f"Ray: {type(err).__name__}, see {log_path}"}
                 continue
             if result["files"]:  # a run that failed at its start has no folder
                 write_run_folder(runs_dir, result["files"])
@@ -511,6 +521,12 @@ def main(args: Args) -> list:
         raise SystemExit(f"error: --variants {' '.join(unknown)} unknown; choose from {', '.join(VARIANTS)}.")
     if args.launcher == "ray" and importlib.util.find_spec("ray") is None:
         raise SystemExit("error: --launcher ray needs Ray; install it with `pip install -r requirements-bench.txt`.")
+    if not args.pool_runs:
+        missing = [f"{path} ({variant})" for e in args.env_ids for variant in args.variants
+                   for path in input_files(run_argv(args, e, variant, args.seeds[0])) if not os.path.isfile(path)]
+        if missing:
+            raise SystemExit(f"error: no prior at {', '.join(missing)}; make it (benchmarks/make_priors.sh) or point "
+                             "--priors-dir at a folder that has it.")
     os.makedirs(args.out_dir, exist_ok=True)
     failed = []
     if args.pool_runs:  # no new runs: one table over the runs of earlier invocations

@@ -116,7 +116,7 @@ def main(args: Args) -> list:
         md += ["## Our PPO path vs CleanRL's ppo_continuous_action.py", ""]
         md += ratio_table(rows, "cleanrl", "ours", "cleanrl") + [""]
     if args.dap:
-        dap = lambda e, s: run_ours(args, e, s, shlex.join(variant_flags("ppo-dap", e, os.path.join(ROOT, "priors"))))  # noqa: E731
+        dap = lambda e, s: run_ours(args, e, s, shlex.join(variant_flags("ppo-dap", e)))  # noqa: E731
         rows += paired(args, "dap", ("ppo-dap", dap),
                        ("ppo", lambda e, s: run_ours(args, e, s, ppo)))
         md += ["## PPO-DAP vs PPO, inside the DAP phase", ""]

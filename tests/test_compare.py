@@ -269,12 +269,11 @@ def test_same_numbers_tells_an_unchanged_copy_from_a_changed_one(tmp_path):
 
 def test_the_ray_launcher_writes_the_local_launcher_s_runs_retries_a_killed_worker_and_lists_failed_runs(
         tmp_path, tiny_runs):
-    """The tiny comparison's runs of seed 1 again on a local Ray instance, with a GMM-prior run whose prior is
-    missing. The worker of the PPO-DAP run is killed once it has started ppo_dap.py: Ray starts the task
+    """The tiny comparison's runs of seed 1 again on a local Ray instance, with a GMM-prior run whose prior file
+    is damaged. The worker of the PPO-DAP run is killed once it has started ppo_dap.py: Ray starts the task
     again. Both runs equal the local launcher's (every logged number but the timings, the weights, the
     metrics); the GMM-prior run is listed as failed under the tables, and the call ends with status 1 after
     writing them."""
-    pytest.importorskip("ray")
     import signal
     import threading
     import time
@@ -292,7 +291,10 @@ def test_the_ray_launcher_writes_the_local_launcher_s_runs_retries_a_killed_work
                     parent = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
                 except (FileNotFoundError, ProcessLookupError):  # the process ended while we looked
                     continue
-                if b"ppo_dap.py" in cmdline and b"Walker2d-v4" in cmdline and b"ppo-dap" in cmdline:
+                # only a Ray task's run (its runs folder is `runs`, in the task's temporary folder), never another
+                # ppo_dap.py on this machine
+                ray_task = b"--runs-dir" in cmdline and cmdline[cmdline.index(b"--runs-dir") + 1] == b"runs"
+                if ray_task and b"ppo_dap.py" in cmdline and b"Walker2d-v4" in cmdline and b"ppo-dap" in cmdline:
                     os.kill(parent, signal.SIGKILL)  # the Ray worker
                     os.kill(int(pid), signal.SIGKILL)  # and its ppo_dap.py
                     killed.append(pid)
@@ -302,9 +304,10 @@ def test_the_ray_launcher_writes_the_local_launcher_s_runs_retries_a_killed_work
     local_args, local_runs = tiny_runs
     watcher = threading.Thread(target=kill_the_first_dap_worker)
     watcher.start()
-    priors = tmp_path / "priors"  # the shipped DDPM only: the GMM run fails at its start
+    priors = tmp_path / "priors"  # the shipped DDPM, and a damaged GMM prior: that run fails at its start
     priors.mkdir()
     shutil.copy(os.path.join(os.path.dirname(BENCHMARKS), "priors", "Walker2d-v4.pt"), priors)
+    (priors / "Walker2d-v4-gmm.pt").write_bytes(b"not a prior")
     args = dataclasses.replace(local_args, seeds=[1], variants=["ppo", "ppo-dap", "gmm-prior"], launcher="ray",
                                priors_dir=str(priors), out_dir=str(tmp_path / "ray"))
     with pytest.raises(SystemExit, match="1 of 3 runs failed"):
@@ -326,6 +329,12 @@ def test_the_ray_launcher_writes_the_local_launcher_s_runs_retries_a_killed_work
     table = (tmp_path / "ray" / "results.md").read_text()
     assert "| Walker2d-v4 | ppo-dap | 1 |" in table and "gmm-prior |" not in table.split("Failed runs")[0]
     assert "Failed runs (1), left out of the tables above:" in table and "- Walker2d-v4 gmm-prior seed 1: exit status 1" in table
+
+
+def test_a_missing_prior_is_named_before_any_run(tmp_path):
+    with pytest.raises(SystemExit, match=r"no prior at .*priors/Nope-v0.pt \(ppo-dap\), .*Nope-v0-gmm.pt \(gmm-prior\); "):
+        compare.main(compare.Args(env_ids=["Nope-v0"], variants=["ppo", "ppo-dap", "gmm-prior"], out_dir=str(tmp_path / "out")))
+    assert not (tmp_path / "out").exists()
 
 
 def test_without_ray_the_ray_launcher_stops_with_what_to_install(tmp_path, monkeypatch):
