@@ -149,13 +149,13 @@ def make_dataset(args: Args, env_id: str, kind: str) -> str:
     path = os.path.join(args.data_dir, kind, f"{env_id}.npz")
     if os.path.exists(path):
         return path
-    logs = {name: os.path.join(args.data_dir, f"{env_id}_{name}.npz") for name, _, _ in BEHAVIOUR}
+    logs = {name: os.path.join(args.data_dir, f"{env_id}_{name}.npz") for name in NEEDS[kind]}  # only these
     if kind == "single":
         data = last_episodes(dict(np.load(logs["seed100_1m"])), args.last_steps)
     elif kind == "replay":
         data = dict(np.load(logs["seed100_300k"]))
-    else:
-        second = "seed100_300k" if kind == "mixed-quality" else "seed101_1m"
+    else:  # the converged policy and the other run the kind needs
+        (second,) = NEEDS[kind] - {"seed100_1m"}
         data = joined(rollout(final_actor(args, env_id, "seed100_1m"), env_id, args.rollout_steps),
                       rollout(final_actor(args, env_id, second), env_id, args.rollout_steps))
     os.makedirs(os.path.dirname(path), exist_ok=True)

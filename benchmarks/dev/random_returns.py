@@ -17,16 +17,16 @@ import mujoco
 import numpy as np
 import tyro
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+sys.path[:0] = [os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
 from pretrain_prior import atomic_write  # noqa: E402  (importing it also silences the v4 deprecation warning)
+from results import TASKS  # noqa: E402
 
 
 @dataclass
 class Args:
-    env_ids: List[str] = field(default_factory=lambda: [
-        "Walker2d-v4", "Hopper-v4", "HalfCheetah-v4", "Ant-v4", "Humanoid-v4", "Swimmer-v4", "InvertedPendulum-v4",
-        "InvertedDoublePendulum-v4"])
-    """the tasks"""
+    env_ids: List[str] = field(default_factory=lambda: list(TASKS))
+    """the tasks (default: the eight of RESULTS.md)"""
     episodes: int = 100
     """episodes per task"""
     out: str = "benchmarks/results/random_policy/returns.csv"
@@ -51,6 +51,8 @@ def random_returns(env_id: str, episodes: int) -> tuple:
 
 
 def main(args: Args) -> list:
+    if not args.env_ids or args.episodes < 1:
+        raise SystemExit("error: --env-ids needs at least one task and --episodes at least 1.")
     rows = []
     for env_id in args.env_ids:
         returns, lengths = random_returns(env_id, args.episodes)
