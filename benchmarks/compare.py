@@ -336,8 +336,9 @@ def run_ray(args: Args, jobs: list) -> list:
 
     if __name__ != "__main__":  # imported (the tests): workers cannot import this module, so ship ray_task's code
         ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    ray.init(address=args.ray_address, num_cpus=None if args.ray_address else args.jobs,
-             include_dashboard=False, log_to_driver=False)
+    local = {} if args.ray_address else {"num_cpus": args.jobs, "_system_config": {"worker_niceness": 0}}
+    ray.init(address=args.ray_address, include_dashboard=False, log_to_driver=False, **local)  # a local instance's
+    # workers run at the normal CPU priority, as the local launcher's runs (Ray's default lowers it)
     try:
         task = ray.remote(num_cpus=1, max_retries=args.ray_retries)(ray_task)
         pending = {task.remote(*shipped(args, *job)): job for job in jobs}
