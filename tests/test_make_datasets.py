@@ -28,7 +28,7 @@ def tiny(monkeypatch):
 
 def test_four_kinds_with_their_parts_and_the_same_start_states(tmp_path, tiny):
     args = tiny(tmp_path)
-    args.priors, args.priors_dir = ["gmm", "knn"], str(tmp_path / "results" / "priors")
+    args.priors, args.priors_dir = ["knn"], str(tmp_path / "results" / "priors")
     args.pretrain_flags = "--num-updates 20 --log-every 10 --hidden-dim 16 --knn-size 100"
     make_datasets.main(args)
     load = lambda kind: dict(np.load(os.path.join(args.data_dir, kind, "Pendulum-v1.npz")))  # noqa: E731
@@ -47,17 +47,15 @@ def test_four_kinds_with_their_parts_and_the_same_start_states(tmp_path, tiny):
         np.testing.assert_array_equal(first[200], second[200])  # and so does each episode
         assert not np.array_equal(data["actions"][:250], data["actions"][250:])  # two different policies
         assert data["truncations"][249] and data["truncations"][-1]
-    for kind in ("single", "two-policies"):  # every prior kind asked for, on every dataset, from that dataset
-        for name in ("gmm", "knn"):
-            prior = load_prior(prior_file(os.path.join(args.priors_dir, kind), "Pendulum-v1", name))
-            assert prior.config["kind"] == name and prior.provenance["dataset"] == "Pendulum-v1.npz"
-            assert prior.provenance["transitions"] == len(load(kind)["rewards"])
+    for kind in ("single", "two-policies"):  # the prior kind asked for, on every dataset, from that dataset
+        prior = load_prior(prior_file(os.path.join(args.priors_dir, kind), "Pendulum-v1", "knn"))
+        assert prior.config["kind"] == "knn" and prior.provenance["dataset"] == "Pendulum-v1.npz"
+        assert prior.provenance["transitions"] == len(load(kind)["rewards"])
     # the offline table on them: the retrieval prior's best-of-1 error on the whole held-out split is its
     # held-out loss (the nearest stored state's action), so the split is the one pretraining held out
-    rows = prior_fit.main(prior_fit.Args(env_ids=["Pendulum-v1"], kinds=["single", "two-policies"], priors=["gmm", "knn"],
+    rows = prior_fit.main(prior_fit.Args(env_ids=["Pendulum-v1"], kinds=["single", "two-policies"], priors=["knn"],
                                          data_dir=args.data_dir, priors_dir=args.priors_dir, out=str(tmp_path / "fit.csv")))
-    assert [(r["kind"], r["prior"]) for r in rows] == [("single", "gmm"), ("single", "knn"), ("two-policies", "gmm"),
-                                                        ("two-policies", "knn")]
+    assert [(r["kind"], r["prior"]) for r in rows] == [("single", "knn"), ("two-policies", "knn")]
     for row in rows:
         assert row["best_of_8"] <= row["best_of_1"] and 0.0 <= row["multimodal_share"] <= 1.0
         if row["prior"] == "knn":
