@@ -3,8 +3,9 @@
 Three measurements, each a table in {out_dir}/speed.md (the runs in {out_dir}/runs.csv):
   1. ours vs CleanRL: the PPO path of ppo_dap.py against CleanRL's ppo_continuous_action.py (fetched
      by the user as benchmarks/README.md says), in pairs run back to back, the order alternated;
-  2. PPO-DAP vs PPO, in pairs the same way; the budget lies inside the DAP phase (50,000 steps), so
-     this is the overhead while the prior acts, the worst case;
+  2. PPO-DAP vs PPO, in pairs the same way, for each of --dap-variants (e.g. each prior kind: ppo-dap,
+     gmm-prior, gaussian-prior, knn-prior); the budget lies inside the DAP phase (50,000 steps), so this
+     is the overhead while the prior acts, the worst case;
   3. vector envs: our PPO path with --num-envs N (steps per env 2048 / N, so the batch stays 2048).
 A run's SPS is the last one it prints: steps over the seconds of its training loop (ours leaves
 evaluation out; there is none here).
@@ -42,8 +43,10 @@ class Args:
     """CleanRL's ppo_continuous_action.py; without it measurement 1 is skipped"""
     cleanrl_python: str = sys.executable
     """the Python that runs CleanRL's script (it needs tensorboard, which ours does not)"""
-    dap: bool = True
-    """measurement 2: PPO-DAP against PPO"""
+    dap_variants: List[str] = field(default_factory=lambda: ["ppo-dap"])
+    """measurement 2: these compare.py variants, each against PPO (none: skipped)"""
+    priors_dir: Optional[str] = None
+    """measurement 2: the variants' priors (compare.py's --priors-dir; default: the shipped priors/)"""
     vector_envs: List[int] = field(default_factory=lambda: [1, 2, 4])
     """measurement 3: the values of --num-envs (none: skipped)"""
     vector_env_id: str = "Hopper-v4"
@@ -115,12 +118,12 @@ def main(args: Args) -> list:
                        ("cleanrl", lambda e, s: run_cleanrl(args, e, s)))
         md += ["## Our PPO path vs CleanRL's ppo_continuous_action.py", ""]
         md += ratio_table(rows, "cleanrl", "ours", "cleanrl") + [""]
-    if args.dap:
-        dap = lambda e, s: run_ours(args, e, s, shlex.join(variant_flags("ppo-dap", e)))  # noqa: E731
-        rows += paired(args, "dap", ("ppo-dap", dap),
-                       ("ppo", lambda e, s: run_ours(args, e, s, ppo)))
-        md += ["## PPO-DAP vs PPO, inside the DAP phase", ""]
-        md += ratio_table(rows, "dap", "ppo-dap", "ppo") + [""]
+    for variant in args.dap_variants:
+        dap = lambda e, s, v=variant: run_ours(args, e, s, shlex.join(variant_flags(v, e, args.priors_dir)))  # noqa: E731
+        kind = "dap" if variant == "ppo-dap" else variant
+        rows += paired(args, kind, (variant, dap), ("ppo", lambda e, s: run_ours(args, e, s, ppo)))
+        md += [f"## {variant} vs PPO, inside the DAP phase", ""]
+        md += ratio_table(rows, kind, variant, "ppo") + [""]
     if args.vector_envs:
         md += [f"## Vector envs, {args.vector_env_id}, our PPO path (batch 2048 = N x steps per env)", "",
                "| N | SPS |", "| --- | --- |"]

@@ -227,7 +227,7 @@ def test_speed_tables_pair_runs_and_keep_the_batch_for_vector_envs(tmp_path, mon
                              + f" --num-steps {256 // n} --num-minibatches 4 --update-epochs 1")
 
     monkeypatch.setattr(speed, "run_ours", tiny_run_ours)
-    args = speed.Args(env_ids=["Pendulum-v1"], pairs=2, total_timesteps=256, cleanrl_script=str(fake), dap=False,
+    args = speed.Args(env_ids=["Pendulum-v1"], pairs=2, total_timesteps=256, cleanrl_script=str(fake), dap_variants=[],
                       vector_envs=[2], vector_env_id="Pendulum-v1", out_dir=str(tmp_path / "out"))
     rows = speed.main(args)
     cleanrl = [r for r in rows if r["kind"] == "cleanrl"]
@@ -342,3 +342,25 @@ def test_without_ray_the_ray_launcher_stops_with_what_to_install(tmp_path, monke
     with pytest.raises(SystemExit, match=r"--launcher ray needs Ray; install it with `pip install -r requirements-bench.txt`"):
         compare.main(compare.Args(launcher="ray", out_dir=str(tmp_path / "out")))
     assert not (tmp_path / "out").exists()
+
+
+def test_speed_pairs_each_dap_variant_with_ppo(tmp_path, monkeypatch):
+    """Measurement 2 of benchmarks/speed.py for two prior kinds, with a stand-in for the runs: each variant's
+    own flags (its prior from --priors-dir) against PPO's, a table per variant with SPS ratios per pair."""
+    import speed
+
+    seen = []
+
+    def fake_run_ours(args, env_id, seed, flags):
+        seen.append(flags)
+        return 50.0 if "--prior-path" in flags else 100.0
+
+    monkeypatch.setattr(speed, "run_ours", fake_run_ours)
+    rows = speed.main(speed.Args(env_ids=["Hopper-v4"], pairs=2, dap_variants=["ppo-dap", "knn-prior"],
+                                 priors_dir="elsewhere", vector_envs=[], out_dir=str(tmp_path)))
+    assert [(r["kind"], r["impl"]) for r in rows] == [("dap", "ppo-dap"), ("dap", "ppo"), ("dap", "ppo"),
+                                                      ("dap", "ppo-dap"), ("knn-prior", "knn-prior"),
+                                                      ("knn-prior", "ppo"), ("knn-prior", "ppo"), ("knn-prior", "knn-prior")]
+    assert "--prior-path elsewhere/Hopper-v4.pt" in seen[0] and "--prior-path elsewhere/Hopper-v4-knn.pt --peft none" in seen[4]
+    table = (tmp_path / "speed.md").read_text()
+    assert "## knn-prior vs PPO, inside the DAP phase" in table and table.count("**0.500**") == 2
