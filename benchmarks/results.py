@@ -10,6 +10,7 @@ eight-task table between the markers in the top-level README.md.
     python benchmarks/results.py --check    # exit 0 exactly when the committed files equal what the runs give
 """
 
+import contextlib
 import functools
 import json
 import glob
@@ -482,6 +483,17 @@ def random_policy_returns(r: Results) -> Dict[str, float]:
             for row in read_csv(os.path.join(r.dir, "random_policy", "returns.csv"))}
 
 
+def common_seeds(runs: List[dict], tasks: List[str]) -> List[int]:
+    """The seeds that every task has in every one of these {(env, seed): Run} sets (rliable needs as many
+    runs on every task)."""
+    return sorted(set.intersection(*[{s for (e, s) in group if e == env} for group in runs for env in tasks]))
+
+
+def run_matrix(runs: dict, tasks: List[str], seeds: List[int], metric: Callable) -> np.ndarray:
+    """`metric` of runs {(env, seed): Run} as rliable takes them: [seeds, tasks]."""
+    return np.array([[metric(runs[(env, s)]) for env in tasks] for s in seeds])
+
+
 def score_matrices(r: Results, ppo: dict, dap: dict, metric: Callable) -> dict:
     """PPO's and PPO-DAP's values of `metric` on the eight tasks, as rliable takes them ([seeds, tasks], over
     the seeds that every task has for both variants): `raw_base`, `raw_treat`; and normalised, `base`,
@@ -489,10 +501,8 @@ def score_matrices(r: Results, ppo: dict, dap: dict, metric: Callable) -> dict:
     on the task. A task where PPO's mean is not above the random policy's return has no such scale: it is
     left out of the normalised scores, listed in `left_out` as (task, PPO's mean, random return)."""
     random = random_policy_returns(r)
-    seeds = sorted(set.intersection(*[{s for (e, s) in ppo if e == env} & {s for (e, s) in dap if e == env}
-                                      for env in TASKS]))
-    raw_base = np.array([[metric(ppo[(env, s)]) for env in TASKS] for s in seeds])
-    raw_treat = np.array([[metric(dap[(env, s)]) for env in TASKS] for s in seeds])
+    seeds = common_seeds([ppo, dap], TASKS)
+    raw_base, raw_treat = run_matrix(ppo, TASKS, seeds, metric), run_matrix(dap, TASKS, seeds, metric)
     one = np.array([np.mean([metric(run) for (e, _), run in ppo.items() if e == env]) for env in TASKS])
     zero = np.array([random[env] for env in TASKS])
     keep = one > zero
@@ -511,16 +521,24 @@ def probability_of_improvement(x: np.ndarray, y: np.ndarray) -> float:
     return float(((pairs > 0).mean(axis=(0, 1)) + 0.5 * (pairs == 0).mean(axis=(0, 1))).mean())
 
 
-def seeded_interval_estimates(scores: dict, func: Callable, seed: int) -> tuple:
-    """rliable's point estimates and stratified-bootstrap 95% intervals. rliable draws its resamples from
-    numpy's global generator: it is seeded here (the page is the same on every call) and then restored."""
-    from rliable import library as rly
-
+@contextlib.contextmanager
+def numpy_global_seed(seed: int):
+    """rliable draws its resamples from numpy's global generator: seed it for the block (the page is the
+    same on every call), then restore it."""
     saved = np.random.get_state()
     np.random.seed(seed)
-    point, interval = rly.get_interval_estimates(scores, func, reps=RELIABLE_REPS)
-    np.random.set_state(saved)
-    return point, interval
+    try:
+        yield
+    finally:
+        np.random.set_state(saved)
+
+
+def seeded_interval_estimates(scores: dict, func: Callable, seed: int) -> tuple:
+    """rliable's point estimates and stratified-bootstrap 95% intervals, resampled under `seed`."""
+    from rliable import library as rly
+
+    with numpy_global_seed(seed):
+        return rly.get_interval_estimates(scores, func, reps=RELIABLE_REPS)
 
 
 def aggregates(m: dict) -> dict:
@@ -562,10 +580,8 @@ def performance_profile(r: Results, path: str) -> None:
     for ax, (name, m) in zip(axes, aggregate_sets(r)):
         base, treat = m["base"], m["treat"]
         taus = np.linspace(min(base.min(), treat.min(), 0.0), 3.0, 121)  # above 3: the right edge's share
-        saved = np.random.get_state()  # rliable draws its resamples from numpy's global generator
-        np.random.seed(0)
-        profiles, bands = rly.create_performance_profile({"PPO": base, "PPO-DAP": treat}, taus, reps=RELIABLE_REPS)
-        np.random.set_state(saved)
+        with numpy_global_seed(0):
+            profiles, bands = rly.create_performance_profile({"PPO": base, "PPO-DAP": treat}, taus, reps=RELIABLE_REPS)
         for label in ("PPO", "PPO-DAP"):
             ax.plot(taus, profiles[label], label=label)
             ax.fill_between(taus, bands[label][0], bands[label][1], alpha=0.25)
@@ -865,11 +881,6 @@ def kind_runs(r: Results, kind: str, variant: str) -> dict:
     return r.select([f"data_kinds/{'single' if variant == 'ppo' else kind}"], variant, iterations=40)
 
 
-def run_matrix(runs: dict, tasks: List[str], seeds: List[int], metric: Callable) -> np.ndarray:
-    """`metric` of runs {(env, seed): Run} as rliable takes them: [seeds, tasks]."""
-    return np.array([[metric(runs[(env, s)]) for env in tasks] for s in seeds])
-
-
 def online_data_kinds(r: Results) -> List[str]:
     kinds = [k for k in DATA_KIND_NAMES if os.path.isdir(os.path.join(r.dir, "data_kinds", k))]
     if not kinds:
@@ -892,7 +903,7 @@ def online_data_kinds(r: Results) -> List[str]:
                     cells.append(gain(b, t))
                     keys |= set(k)
                 if keys:
-                    rows.append([DATA_KIND_NAMES[kind].split(" ")[0], env, seeds_of(keys), *cells])
+                    rows.append([kind, env, seeds_of(keys), *cells])
         lines += [f"{name}, PPO-DAP with each prior / PPO:", "",
                   *table(["dataset", "task", "seeds", *PRIOR_VARIANTS.values()], rows), ""]
     # time: the single kind's runs, where PPO ran in the same batch as the four priors
@@ -908,13 +919,12 @@ def online_data_kinds(r: Results) -> List[str]:
     rows, leads, sentences, pending, all_seeds = [], {}, [], [], set()
     for kind in kinds:
         ddpm = kind_runs(r, kind, "ppo-dap")
-        cells, ahead, behind, kind_seeds = [], [], [], set()
+        others = {variant: kind_runs(r, kind, variant) for variant, _ in cheaper}
+        seeds = common_seeds([ddpm, *others.values()], FIRST_THREE)  # the same seeds for every comparison
+        all_seeds |= set(seeds)
+        cells, ahead, behind = [], [], []
         for variant, label in cheaper:
-            other = kind_runs(r, kind, variant)
-            seeds = sorted(set.intersection(*[{s for (e, s) in ddpm if e == env} & {s for (e, s) in other if e == env}
-                                              for env in FIRST_THREE]))
-            all_seeds |= set(seeds)
-            kind_seeds = set(seeds) if not kind_seeds else kind_seeds & set(seeds)
+            other = others[variant]
             if len(seeds) < 2:
                 cells.append("too few seeds")
                 continue
@@ -929,7 +939,7 @@ def online_data_kinds(r: Results) -> List[str]:
                     behind += [label] if high < 0.5 else []
             cells.append("; ".join(texts))
         rows.append([DATA_KIND_NAMES[kind], *cells])
-        if len(kind_seeds) < VERDICT_SEEDS:
+        if len(seeds) < VERDICT_SEEDS:
             pending.append(kind)
             continue
         even = [label for _, label in cheaper if label not in ahead + behind]
