@@ -238,13 +238,18 @@ def execute(script: str, argv: list, log_path: str, cwd: Optional[str] = None) -
     return os.waitstatus_to_exitcode(status), time.time() - start, usage.ru_maxrss / 1024
 
 
+def failed_row(env_id: str, variant: str, seed: int, reason: str, log_path: str) -> dict:
+    """A run that failed: its row says why and where its log is."""
+    print(f"FAILED {env_id} {variant} seed {seed} ({reason}); see {log_path}", flush=True)
+    return {"env_id": env_id, "variant": variant, "seed": seed, "failed": f"{reason}, see {log_path}"}
+
+
 def finished(env_id: str, variant: str, seed: int, status: int, wall: float, rss: float, runs_dir: str,
              log_path: str) -> dict:
     """The run's row: its cost and folder, or `failed` with where to read why."""
     row = {"env_id": env_id, "variant": variant, "seed": seed}
     if status != 0:
-        print(f"FAILED {env_id} {variant} seed {seed}; see {log_path}", flush=True)
-        return {**row, "failed": f"exit status {status}, see {log_path}"}
+        return failed_row(env_id, variant, seed, f"exit status {status}", log_path)
     run_dir = max(glob.glob(os.path.join(runs_dir, f"{env_id}__{variant}__{seed}__*")), key=os.path.getmtime)
     print(f"done {env_id} {variant} seed {seed}: {wall:.0f}s", flush=True)
     return {**row, "wall_s": wall, "peak_rss_mb": rss, "run_dir": run_dir}
@@ -354,9 +359,7 @@ def run_ray(args: Args, jobs: list) -> list:
             except ray.exceptions.RayError as err:  # e.g. the worker died more than --ray-retries times
                 with open(log_path, "w") as f:
                     f.write(f"{err}\n")
-                print(f"FAILED {env_id} {variant} seed {seed} ({type(err).__name__}); see {log_path}", flush=True)
-                rows[job] = {"env_id": env_id, "variant": variant, "seed": seed,
-                             "failed": f"Ray: {type(err).__name__}, see {log_path}"}
+                rows[job] = failed_row(env_id, variant, seed, f"Ray: {type(err).__name__}", log_path)
                 continue
             if result["files"]:  # a run that failed at its start has no folder
                 write_run_folder(runs_dir, result["files"])
