@@ -43,6 +43,8 @@ class Args:
     """the logged trajectories: an .npz with `observations` [N, obs_dim] and `actions` [N, act_dim] (e.g. from `ppo_dap.py --save-rollouts`)"""
     env_id: str = "Walker2d-v4"
     """the gymnasium id the data was logged on (gives the dimensions and the action bounds)"""
+    last_steps: int = 0
+    """if positive, train on the episodes that end in the dataset's last N transitions only (the late, stronger part of a long PPO run's log; needs its episode flags); 0 = all of it"""
     prior_kind: Literal["diffusion", "gmm", "gaussian", "knn"] = "diffusion"
     """the prior: the DDPM of the method; or, for the ablations, a state-conditional Gaussian mixture (`gmm`), a Gaussian, or nearest-neighbour retrieval (no diffusion flags apply)"""
     output: Optional[str] = None
@@ -299,6 +301,19 @@ def load_dataset(path: str, env_id: str, obs_dim: int, act_low: np.ndarray, act_
     data["observations"] = obs.astype(np.float32)
     data["actions"] = np.clip(actions, act_low, act_high).astype(np.float32)
     return data
+
+
+PER_STEP = ("observations", "actions", "rewards", "terminations", "truncations")  # the keys with one row per transition
+
+
+def last_episodes(data: dict, steps: int) -> dict:
+    """The episodes of a logged-trajectory dict that end in its last `steps` transitions (the first of them
+    may start earlier and is kept whole). With one env, a run's log is in time order, so these are the
+    episodes of the run's last `steps` steps."""
+    ends = np.nonzero(np.logical_or(data["terminations"], data["truncations"]))[0]
+    before = ends[ends < len(data["observations"]) - steps]
+    start = before[-1] + 1 if len(before) else 0
+    return {k: v[start:] if k in PER_STEP else v for k, v in data.items()}
 
 
 def mean_episode_return(data: dict) -> Optional[float]:
@@ -708,6 +723,8 @@ def check_args(args: Args) -> str:
             raise SystemExit(f"error: --{flag.replace('_', '-')} must be positive, got {getattr(args, flag)}.")
     if args.checkpoint_every < 0:
         raise SystemExit(f"error: --checkpoint-every must be zero or positive, got {args.checkpoint_every}.")
+    if args.last_steps < 0:
+        raise SystemExit(f"error: --last-steps must be zero or positive, got {args.last_steps}.")
     if not 0.0 < args.holdout_fraction < 1.0:
         raise SystemExit(f"error: --holdout-fraction must lie in (0, 1), got {args.holdout_fraction}.")
     suffix = "" if args.prior_kind == "diffusion" else f"-{args.prior_kind}"
@@ -758,6 +775,14 @@ def main(args: Args) -> str:
     obs_space, act_space = env_spaces(args.env_id)
     obs_dim = int(np.prod(obs_space.shape))
     data = load_dataset(args.dataset, args.env_id, obs_dim, act_space.low, act_space.high, args.action_tolerance)
+    if args.last_steps > 0:
+        if not all(key in data for key in ("terminations", "truncations")):
+            raise SystemExit(f"error: --last-steps needs episode flags, and dataset {args.dataset} has no terminations "
+                             "and truncations.")
+        if args.last_steps >= len(data["observations"]):
+            raise SystemExit(f"error: --last-steps {args.last_steps} is not shorter than dataset {args.dataset} "
+                             f"({len(data['observations'])} transitions); drop the flag to train on all of it.")
+        data = last_episodes(data, args.last_steps)
     num = len(data["observations"])
     train_idx, holdout_idx = holdout_split(num, args.holdout_fraction, args.seed)
     if len(train_idx) < MIN_TRAIN_TRANSITIONS:
@@ -769,6 +794,7 @@ def main(args: Args) -> str:
     provenance = {
         "dataset": os.path.basename(args.dataset),
         "dataset_sha256": sha256(args.dataset),
+        "last_steps": args.last_steps,
         "transitions": num,
         "mean_episode_return": mean_episode_return(data),
         "holdout_fraction": args.holdout_fraction,
@@ -779,7 +805,8 @@ def main(args: Args) -> str:
     if checkpoint is not None:
         check_resume(args, checkpoint, device, provenance["dataset_sha256"])
         provenance["command"] = checkpoint["command"]  # the command that started it
-    print(f"dataset {args.dataset}: {num} transitions ({len(holdout_idx)} held out), "
+    part = f" (the episodes ending in its last {args.last_steps})" if args.last_steps else ""
+    print(f"dataset {args.dataset}: {num} transitions{part}, {len(holdout_idx)} held out, "
           f"mean episode return {provenance['mean_episode_return']}")
 
     act_dim = act_space.shape[0]

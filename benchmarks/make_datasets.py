@@ -39,7 +39,8 @@ import tyro
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from ppo_dap import RolloutLog, load_model  # noqa: E402
-from pretrain_prior import PRIOR_KINDS, atomic_write, mean_episode_return, prior_file, sha256  # noqa: E402
+from pretrain_prior import (PER_STEP, PRIOR_KINDS, atomic_write, last_episodes, mean_episode_return,  # noqa: E402
+                            prior_file, sha256)
 
 KINDS = ["single", "replay", "mixed-quality", "two-policies"]
 # (run name, seed, steps): the behaviour runs every kind is made from
@@ -128,16 +129,6 @@ def rollout(model_path: str, env_id: str, steps: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:  # the log's own writer, so the format has one definition
         log.save(os.path.join(tmp, "rollout.npz"))
         return dict(np.load(os.path.join(tmp, "rollout.npz")))
-
-
-PER_STEP = ("observations", "actions", "rewards", "terminations", "truncations")
-
-
-def last_episodes(data: dict, steps: int) -> dict:
-    """The episodes of a log that end in its last `steps` transitions (the first may start before them)."""
-    ends = np.nonzero(data["terminations"] | data["truncations"])[0]
-    start = ends[ends < len(data["rewards"]) - steps][-1] + 1
-    return {k: v[start:] if k in PER_STEP else v for k, v in data.items()}
 
 
 def joined(first: dict, second: dict) -> dict:

@@ -9,9 +9,8 @@ import pytest
 import torch
 
 import pretrain_prior
-from pretrain_prior import (DiffusionPrior, GaussianPrior, KNNPrior, beta_schedule, heldout_loss, load_prior,
-                            timestep_embedding,
-                            mean_episode_return, save_prior)
+from pretrain_prior import (DiffusionPrior, GaussianPrior, KNNPrior, beta_schedule, heldout_loss, last_episodes,
+                            load_prior, mean_episode_return, save_prior, timestep_embedding)
 from helpers import bimodal_toy, fit, prior_args
 
 
@@ -405,6 +404,43 @@ def test_mean_episode_return_counts_complete_episodes():
             "truncations": np.array([0, 0, 0, 0, 1])}
     assert mean_episode_return(data) == pytest.approx((3.0 + 12.0) / 2)
     assert mean_episode_return({"rewards": np.ones(3)}) is None
+
+
+def test_last_episodes_keeps_whole_episodes_that_end_in_the_last_steps():
+    # episodes: rows 0-2, 3-6, 7-9 (the log's end); the last 5 rows start inside the second episode
+    ends = np.zeros(10, bool)
+    ends[[2, 6, 9]] = True
+    data = {"observations": np.arange(10.0)[:, None], "actions": np.arange(10.0)[:, None], "rewards": np.arange(10.0),
+            "terminations": ends & (np.arange(10) < 9), "truncations": np.arange(10) == 9, "env_id": np.array("E")}
+    part = last_episodes(data, 5)
+    assert part["observations"][:, 0].tolist() == [3, 4, 5, 6, 7, 8, 9]  # the second episode kept whole
+    assert part["rewards"].tolist() == list(range(3, 10)) and part["env_id"] == "E"
+    assert last_episodes(data, 3)["rewards"].tolist() == [7, 8, 9]  # the boundary on an episode's end
+    assert last_episodes(data, 8)["rewards"].tolist() == list(range(10))  # no end before the cut: all
+
+
+def test_last_steps_trains_on_the_log_tail_and_records_it(tmp_path, pendulum_dataset):
+    full = dict(np.load(pendulum_dataset))
+    out = pretrain_prior.main(prior_args(pendulum_dataset, tmp_path, num_updates=5, log_every=5, last_steps=300))
+    provenance = load_prior(out).provenance
+    tail = last_episodes(full, 300)  # episodes end at rows 199, 399, ..., 999 and the log's end 1023: rows 600-1023
+    assert provenance["transitions"] == len(tail["rewards"]) == 424 and provenance["last_steps"] == 300
+    assert provenance["mean_episode_return"] == pytest.approx(mean_episode_return(tail))
+    assert provenance["dataset_sha256"] == pretrain_prior.sha256(pendulum_dataset)  # the whole log's file
+    cut = write_npz(tmp_path / "tail.npz", **tail)
+    same = pretrain_prior.main(prior_args(cut, tmp_path, num_updates=5, log_every=5, output=str(tmp_path / "tail.pt")))
+    for a, b in zip(load_prior(out).state_dict().values(), load_prior(same).state_dict().values()):
+        assert torch.equal(a, b)  # the flag trains exactly as on a file holding the tail
+
+
+@pytest.mark.parametrize("last_steps, message", [(1024, "--last-steps 1024 is not shorter than dataset"),
+                                                 (-1, "--last-steps must be zero or positive")])
+def test_last_steps_beyond_the_log_is_refused(tmp_path, pendulum_dataset, last_steps, message):
+    with pytest.raises(SystemExit, match=message):
+        pretrain_prior.main(prior_args(pendulum_dataset, tmp_path, last_steps=last_steps))
+    flags = {k: v for k, v in good_arrays().items() if k not in ("terminations", "truncations")}
+    with pytest.raises(SystemExit, match="--last-steps needs episode flags"):
+        pretrain_prior.main(prior_args(write_npz(tmp_path / "flat.npz", **flags), tmp_path, last_steps=10))
 
 
 # ---------------------------------------------------------------- bad datasets

@@ -138,3 +138,32 @@ def test_the_aggregates_on_hand_made_runs_match_a_hand_computation(tmp_path):
     hand = np.mean([wins(dap[env], ppo[env]) for env in results.TASKS])
     assert a["improvement"][0] == pytest.approx(hand) == metrics.probability_of_improvement(m["raw_treat"], m["raw_base"])
     assert a["improvement"][1] <= a["improvement"][0] <= a["improvement"][2]
+
+
+def test_the_1m_dataset_kind_comparison_on_hand_made_runs(tmp_path):
+    """1M runs of the DDPM and the GMM prior on one dataset kind, 3 seeds on the three tasks, each with 100
+    training episodes of one return (its final return): the table's means and ratios, and P(DDPM > GMM) by
+    hand (per task the share of run pairs the DDPM wins, averaged over the tasks)."""
+    base = tmp_path / "benchmarks" / "results" / "data_kinds" / "two-policies_1m"
+    finals = {"ppo-dap": {"Walker2d-v4": [30, 40, 50], "Hopper-v4": [10, 20, 30], "HalfCheetah-v4": [5, 6, 7]},
+              "gmm-prior": {"Walker2d-v4": [10, 20, 60], "Hopper-v4": [10, 20, 30], "HalfCheetah-v4": [1, 2, 3]}}
+    for variant, by_env in finals.items():
+        for env, values in by_env.items():
+            for seed, value in enumerate(values, start=1):
+                run = write_run(base / f"{env}_seed{seed}" / "runs", env, variant, seed,
+                                [(i, value) for i in range(100)])
+                run.joinpath("progress.csv").write_text("iteration\n" + "".join(f"{i}\n" for i in range(1, 489)))
+    r = results.Results(str(tmp_path))
+    ppo1m = {("Walker2d-v4", 1): write_run(tmp_path / "ppo", "Walker2d-v4", "ppo", 1, [(0, 100.0)])}
+    ppo1m = {k: results.Run(k[0], "ppo", 1, str(v)) for k, v in ppo1m.items()}
+    lines = results.data_kinds_1m(r, ppo1m)
+    assert lines[0] == "### At 1M steps: the DDPM and the GMM prior on the two-policies data"
+    rows = {line.split(" | ")[0][2:]: line.split(" | ") for line in lines if line.startswith("| ") and "-v4" in line}
+    assert rows["Walker2d-v4"][1:5] == ["1-3", "100 (1 seeds)", "40", "30"]  # seeds, PPO, DDPM, GMM means
+    assert rows["Walker2d-v4"][5].startswith(f"{np.mean([3, 2, 50 / 60]):.2f}x")  # mean per-seed ratio
+    assert rows["Hopper-v4"][5] == "1.00x [1.00, 1.00]" and rows["HalfCheetah-v4"][2] == "not run"
+    assert rows["Walker2d-v4"][6] == "1: 10 / 30, 2: 20 / 40, 3: 60 / 50 |"  # GMM / DDPM
+    wins = lambda x, y: np.mean([[(a > b) + 0.5 * (a == b) for b in y] for a in x])  # noqa: E731
+    hand = np.mean([wins(finals["ppo-dap"][env], finals["gmm-prior"][env]) for env in results.FIRST_THREE])
+    (verdict,) = [line for line in lines if line.startswith("P(DDPM > GMM)")]
+    assert verdict.startswith(f"P(DDPM > GMM) over the three tasks: {hand:.2f} [") and ", seeds 1-3." in verdict
