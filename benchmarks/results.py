@@ -916,7 +916,7 @@ def online_data_kinds(r: Results) -> List[str]:
               "is side by side, and the machine did other work during some batches, so read these as rough:", "", *table(list(PRIOR_VARIANTS.values()), [cells]), ""]
     # the verdict: the DDPM against each cheaper prior, over the three tasks
     cheaper = list(PRIOR_VARIANTS.items())[1:]
-    rows, leads, sentences, pending, all_seeds = [], {}, [], [], set()
+    rows, leads, sentences, pending, all_seeds, earns = [], {}, [], [], set(), []
     for kind in kinds:
         ddpm = kind_runs(r, kind, "ppo-dap")
         others = {variant: kind_runs(r, kind, variant) for variant, _ in cheaper}
@@ -942,6 +942,7 @@ def online_data_kinds(r: Results) -> List[str]:
         if len(seeds) < VERDICT_SEEDS:
             pending.append(kind)
             continue
+        earns += [kind] if len(ahead) == len(cheaper) else []
         even = [label for _, label in cheaper if label not in ahead + behind]
         sentences.append(f"**{kind}**: the DDPM is " + "; ".join(
             part for part in (f"ahead of {', '.join(ahead)}" if ahead else "",
@@ -958,6 +959,12 @@ def online_data_kinds(r: Results) -> List[str]:
                          f"probabilities) is largest on **{best}** ({min(leads[best]):.2f}).")
     if pending:
         sentences.append(f"No verdict in words yet on {', '.join(pending)}: it needs {VERDICT_SEEDS} seeds on every task.")
+    elif earns:
+        sentences.append(f"Early on, the DDPM earns its cost only on {', '.join(earns)} data, where it is ahead of every "
+                         "cheaper prior.")
+    else:
+        sentences.append("**Early on, the DDPM does not earn its cost on any of the four kinds of data**: on none is it "
+                         "ahead of every cheaper prior.")
     lines += [" ".join(sentences) + f" Seeds run: {seeds_of([(None, s) for s in sorted(all_seeds)])}.", "",
               "Runs: `data_kinds/{single,replay,mixed-quality,two-policies}` (code at "
               f"{DATA_KINDS_ONLINE_COMMIT}; command: `bash benchmarks/dev/data_kinds_online.sh`).", ""]

@@ -167,3 +167,32 @@ def test_the_1m_dataset_kind_comparison_on_hand_made_runs(tmp_path):
     hand = np.mean([wins(finals["ppo-dap"][env], finals["gmm-prior"][env]) for env in results.FIRST_THREE])
     (verdict,) = [line for line in lines if line.startswith("P(DDPM > GMM)")]
     assert verdict.startswith(f"P(DDPM > GMM) over the three tasks: {hand:.2f} [") and ", seeds 1-3." in verdict
+
+
+def test_the_dataset_kind_verdict_on_hand_made_runs(tmp_path):
+    """40-iteration runs on two dataset kinds, 5 seeds on the three tasks, each with one training and one
+    evaluation return throughout. On `single` the DDPM beats every cheaper prior on every seed (P = 1, ahead);
+    on `replay` the GMM beats it on every seed (P = 0, behind) and the others tie it (P = 1/2, not
+    distinguishable). The verdict names each and says where the DDPM earns its cost."""
+    base = tmp_path / "benchmarks" / "results" / "data_kinds"
+    values = {"single": {"ppo": 1.0, "ppo-dap": 4.0, "gmm-prior": 3.0, "gaussian-prior": 3.0, "knn-prior": 2.0},
+              "replay": {"ppo-dap": 2.0, "gmm-prior": 3.0, "gaussian-prior": 2.0, "knn-prior": 2.0}}
+    for kind, by_variant in values.items():
+        for variant, value in by_variant.items():
+            for env in results.FIRST_THREE:
+                for seed in range(1, 6):
+                    run = base / kind / f"{env}_seed{seed}" / "runs" / f"{env}__{variant}__{seed}__1000"
+                    run.mkdir(parents=True)
+                    run.joinpath("progress.csv").write_text(
+                        "iteration,charts/episodic_return,time/elapsed_s\n" + "".join(f"{i},{value},{i}\n" for i in range(1, 41)))
+                    run.joinpath("eval.csv").write_text(
+                        "epoch,mean_return\n" + "".join(f"{e},{value}\n" for e in range(17)))
+    lines = results.online_data_kinds(results.Results(str(tmp_path)))
+    (verdict,) = [line for line in lines if line.startswith("**single**")]
+    assert "**single**: the DDPM is ahead of GMM, Gaussian, retrieval." in verdict
+    assert "**replay**: the DDPM is behind GMM; not distinguishable from Gaussian, retrieval." in verdict
+    assert "largest on **single** (1.00)" in verdict and "earns its cost only on single data" in verdict
+    assert verdict.endswith("Seeds run: 1-5.")
+    (row,) = [line for line in lines if line.startswith("| replay (")]
+    assert row == "| replay (a learning run's whole log) | 0.00 [0.00, 0.00]; 0.00 [0.00, 0.00] | " \
+                  "0.50 [0.50, 0.50]; 0.50 [0.50, 0.50] | 0.50 [0.50, 0.50]; 0.50 [0.50, 0.50] |"

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# A resumable batch of compare.py calls, one (task, seed) per call, each call's folder ({out}/{env}_seed{seed})
+# committed as it ends, so an interrupted batch keeps what it finished: a committed folder counts as finished
+# and is kept on the next start, any other is made again. The other arguments go to every compare.py call.
+#   bash benchmarks/dev/batch.sh benchmarks/results/X "6 7 8 9 10" "Walker2d-v4 Hopper-v4" --variants ppo ppo-dap
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+[ $# -ge 3 ] || { echo "usage: bash benchmarks/dev/batch.sh OUT \"SEEDS\" \"ENV_IDS\" [compare.py flags]" >&2; exit 2; }
+out=$1 seeds=$2 envs=$3
+shift 3
+for seed in $seeds; do
+  for env in $envs; do
+    dir=$out/${env}_seed$seed
+    git ls-files --error-unmatch "$dir/runs.csv" > /dev/null 2>&1 && { echo "$dir committed, kept"; continue; }
+    rm -rf "$dir" && mkdir -p "$(dirname "$dir")"  # an interrupted or failed call's runs
+    python benchmarks/compare.py --env-ids "$env" --seeds "$seed" --out-dir "$dir" "$@" > "$dir.log" 2>&1 \
+      || { cat "$dir.log"; exit 1; }
+    mv "$dir.log" "$dir/compare.log"
+    for try in 1 2 3 4 5; do  # the index may be busy for a moment
+      git add "$dir" && git commit -q --only "$dir" -m "Runs: ${out#benchmarks/results/}, $env, seed $seed" && break
+      sleep 5
+    done
+    echo "$dir committed"
+  done
+done
