@@ -351,9 +351,10 @@ def load_checked_prior(args: Args, obs_dim: int, act_dim: int, device) -> Action
     path = args.prior_path or os.path.join(os.path.dirname(os.path.abspath(__file__)), "priors", f"{args.env_id}.pt")
     if not os.path.isfile(path):
         raise SystemExit(
-            f"error: no prior checkpoint at {path}; make one with `python ppo_dap.py --env-id {args.env_id} "
-            f"--imitation-coef 0 --total-timesteps 300000 --save-rollouts data/{args.env_id}.npz` and then `python pretrain_prior.py "
-            f"--dataset data/{args.env_id}.npz --env-id {args.env_id}` (or pass --prior-path)."
+            f"error: no prior checkpoint at {path}; make one with `python ppo_dap.py --env-id {args.env_id} --seed 100 "
+            f"--imitation-coef 0 --total-timesteps 1000000 --save-rollouts data/{args.env_id}_seed100_1m.npz` and then "
+            f"`python pretrain_prior.py --dataset data/{args.env_id}_seed100_1m.npz --env-id {args.env_id} --last-steps "
+            f"300000` (or pass --prior-path)."
         )
     try:
         prior = load_prior(path, map_location=device)
@@ -615,12 +616,13 @@ def train(args: Args, stop: InterruptFlag) -> str:
               f"{sum(p.numel() for p in prior.parameters() if not p.requires_grad)} frozen parameters")
 
     # Output files are created only now, once the flags, the env and the prior have passed their checks.
+    prior_sha256 = prior.file_sha256 if use_dap else None  # config.json records which prior file the run read
     writer = RunWriter(args, run_name, args.num_iterations * args.batch_size, envs.single_observation_space.shape,
-                       act_low, act_high, checkpoint)  # files, not only TensorBoard; --resume: that run's, cut back
+                       act_low, act_high, checkpoint, prior_sha256)  # files, not only TensorBoard; --resume: cut back
     stateful = {"agent": agent, "optimizer": optimizer, "obs_norm": obs_norm, "reward_scaler": reward_scaler}
     if use_dap:
         stateful.update(prior=prior, peft_optimizer=peft_optimizer, qf=qf, q_optimizer=q_optimizer)
-    checkpointer = Checkpointer(args, writer, envs, device, stateful, prior.file_sha256 if use_dap else None)
+    checkpointer = Checkpointer(args, writer, envs, device, stateful, prior_sha256)
 
     # ALGO Logic: Storage setup
     obs = torch.zeros((args.num_steps, args.num_envs, obs_dim)).to(device)
@@ -1030,7 +1032,7 @@ class RunWriter:
     EVAL_SEED_OFFSET = 10_000  # evaluation envs are seeded apart from the training envs
 
     def __init__(self, args: Args, run_name: str, total_steps: int, obs_shape: tuple, act_low, act_high,
-                 checkpoint: Optional[dict] = None):
+                 checkpoint: Optional[dict] = None, prior_sha256: Optional[str] = None):
         self.args, self.total_steps = args, total_steps
         self.run_dir = make_run_dir(args.runs_dir, run_name) if checkpoint is None else args.resume
         self.row, self.progress_rows, self.episode_rows, self.eval_rows = {}, [], [], []
@@ -1045,6 +1047,8 @@ class RunWriter:
         if checkpoint is not None:
             self.load_state_dict(checkpoint["writer"])
         config = {**asdict(args), "command": self.commands[0]}
+        if prior_sha256 is not None:  # which prior file the run read, by content
+            config["prior_sha256"] = prior_sha256
         if len(self.commands) > 1:
             config["resumed_by"] = self.commands[1:]
         text = json.dumps(config, indent=1).encode()

@@ -2,6 +2,7 @@
 auditable boundary, the PPO equivalence at zero coefficients, and tiny PPO-DAP runs."""
 
 import builtins
+import json
 import math
 import os
 
@@ -14,7 +15,7 @@ import torch.nn as nn
 import ppo_dap
 from ppo_dap import (Adapter, Agent, LoRALinear, advantage_weights, anneal, attach_peft, energy_weights,
                      imitation_loss, kl_loss, proposal_moments)
-from pretrain_prior import DiffusionPrior, load_prior, save_prior
+from pretrain_prior import DiffusionPrior, load_prior, save_prior, sha256
 from helpers import read_csv
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -246,6 +247,8 @@ def test_zero_coefficients_is_ppo_bit_for_bit_and_loads_no_prior(tmp_path, monke
                                      num_proposals=3, guidance_scale=2.0, prior_path=str(tmp_path / "none.pt"),
                                      save_model=True, eval_episodes=0))
     assert loaded == []
+    with open(os.path.join(other, "config.json")) as f:
+        assert "prior_sha256" not in json.load(f)  # no prior was read
     rows_a, rows_b = read_csv(os.path.join(plain, "progress.csv")), read_csv(os.path.join(other, "progress.csv"))
     assert not any(k.startswith("dap/") for k in rows_a[0])
     for ra, rb in zip(rows_a, rows_b):
@@ -307,6 +310,8 @@ def test_each_epoch_shares_every_proposal_state_out_once_with_its_own_targets(tm
 def test_tiny_ppo_dap_run_with_shipped_prior(tmp_path, peft, capsys):
     run_dir = ppo_dap.main(walker_args(tmp_path, peft=peft, kl_coef=0.01, guidance_scale=1.0))
     out = capsys.readouterr().out
+    with open(os.path.join(run_dir, "config.json")) as f:  # the run records which prior file it read
+        assert json.load(f)["prior_sha256"] == sha256(SHIPPED)
     assert f"PEFT {peft}:" in out and "trainable" in out
     rows = read_csv(os.path.join(run_dir, "progress.csv"))
     assert len(rows) == 2
@@ -319,7 +324,8 @@ def test_tiny_ppo_dap_run_with_shipped_prior(tmp_path, peft, capsys):
 
 # ---------------------------------------------------------------- prior errors
 def test_missing_prior_gives_the_two_commands(tmp_path):
-    with pytest.raises(SystemExit, match="--imitation-coef 0 --total-timesteps 300000 --save-rollouts .* pretrain_prior.py --dataset") as err:
+    with pytest.raises(SystemExit, match="--imitation-coef 0 --total-timesteps 1000000 --save-rollouts .* pretrain_prior.py "
+                       "--dataset .* --last-steps 300000") as err:
         ppo_dap.main(walker_args(tmp_path, prior_path=str(tmp_path / "nope.pt")))
     assert str(err.value).count("\n") == 0
     assert not (tmp_path / "runs").exists()  # checks come before any output is written
