@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The offline stage of the shipped priors, for a list of tasks, in one command, resumable. For each ENV_ID:
+# The offline stage for a list of tasks, in one command, resumable. For each ENV_ID:
 #   1. unless its log exists: the behaviour policy, plain PPO (seed 100, 1M steps), logs every transition
 #      to $DATA_DIR/{env_id}_seed100_1m.npz (its final actor is saved and evaluated in $RUNS_DIR);
 #   2. for each prior kind in $KINDS missing from $PRIORS_DIR: pretrain it on the episodes that end in the

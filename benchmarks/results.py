@@ -717,8 +717,11 @@ def section_data(r: Results) -> List[str]:
         prov = torch.load(os.path.join(r.root, "priors", f"{env}.pt"), map_location="cpu", weights_only=False)["provenance"]
         ppo_final = np.mean([r.final(v) for v in of_env(s["ppo1m"], env).values()])
         data_return = prov.get("mean_episode_return")
-        rows.append([env, f"{prov['transitions']:,}", f"{data_return:.0f}", f"{ppo_final:.0f}",
-                     "yes" if data_return >= ppo_final else "no", f"{prov['heldout_loss']:.4f}", prov.get("recipe", "")])
+        part = f"the episodes of its last {prov['last_steps']:,} steps" if prov.get("last_steps") else "all of it"
+        sha = (prov.get("dataset_sha256") or "not recorded")[:12]
+        rows.append([env, f"`{prov['dataset']}` ({sha}): {part}", f"{prov['transitions']:,}",
+                     f"{data_return:.0f}", f"{ppo_final:.0f}", "yes" if data_return >= ppo_final else "no",
+                     f"{prov['heldout_loss']:.4f}"])
     earlier = {**r.select(["release_1m"], "ppo-dap", iterations=ONE_M_ITERATIONS),
                **r.select(["release_1m_side_by_side"], "ppo-dap", iterations=ONE_M_ITERATIONS),
                **r.select(["default_1m"], "ppo-dap", "HalfCheetah-v4", iterations=ONE_M_ITERATIONS)}
@@ -736,12 +739,12 @@ def section_data(r: Results) -> List[str]:
             "The prior carries the behaviour of its data into PPO. On Hopper-v4 and HalfCheetah-v4, priors made from "
             "a weak behaviour (the whole log of a 300k-step PPO run) held the actor near that behaviour's level while "
             "PPO climbed past it; priors from a stronger behaviour (the last 300k steps of a 1M-step run) kept the "
-            "gain to the end (second table). Walker2d-v4's prior, from a weak behaviour, did not hold its actor back. "
-            "Hence the rule for a new prior: **the prior's data should beat what PPO reaches in the run.** The shipped "
-            "priors, from their provenance, against PPO's mean final return at 1M (the rule holds for "
-            f"{', '.join(r[0] for r in rows if r[4] == 'yes') or 'none of them'}):", "",
-            *table(["task", "transitions", "mean episode return of the data", "PPO's final return at 1M",
-                    "data above PPO's 1M return", "held-out denoising loss", "recipe"], rows), "",
+            "gain to the end (second table). The earlier Walker2d-v4 prior, from a weak behaviour, did not hold its "
+            "actor back. Hence the rule for a new prior: **the prior's data should beat what PPO reaches in the run.** "
+            "The shipped priors, from their provenance, against PPO's mean final return at 1M (the rule holds "
+            f"for {', '.join(r[0] for r in rows if r[5] == 'yes') or 'none of them'}):", "",
+            *table(["task", "data: log (sha256), part", "transitions", "mean episode return of the data",
+                    "PPO's final return at 1M", "data above PPO's 1M return", "held-out denoising loss"], rows), "",
             "Hopper-v4 and HalfCheetah-v4 with the earlier priors (a weak behaviour) and with the shipped ones, at 1M, "
             "both with the earlier form of the (d) terms:", "",
             *table(["task", "prior", "seeds", "AULC@40, PPO-DAP / PPO [95%]", "final return at 1M: PPO / PPO-DAP"],
