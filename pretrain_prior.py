@@ -33,6 +33,7 @@ import tyro
 # (ppo_dap.py imports this module) (README "Quick start").
 warnings.filterwarnings("ignore", message=r".*is out of date\. You should consider upgrading to version `v5`")
 
+PRIORS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "priors")  # both scripts' default folder
 PRIOR_FORMAT = "ppo-dap-prior/1"
 PRETRAIN_CHECKPOINT_FORMAT = "ppo-dap-pretrain-checkpoint/1"  # --checkpoint-every: `{output}.ckpt`
 
@@ -48,7 +49,7 @@ class Args:
     prior_kind: Literal["diffusion", "gmm", "gaussian", "knn"] = "diffusion"
     """the prior: the DDPM of the method; or, for the ablations, a state-conditional Gaussian mixture (`gmm`), a Gaussian, or nearest-neighbour retrieval (no diffusion flags apply)"""
     output: Optional[str] = None
-    """where to write the prior checkpoint, a .pt file (default: priors/{env_id}.pt, or priors/{env_id}-{prior_kind}.pt)"""
+    """where to write the prior checkpoint, a .pt file (default: priors/{env_id}.pt beside this script, where ppo_dap.py looks, or priors/{env_id}-{prior_kind}.pt)"""
     overwrite: bool = False
     """if toggled, replace an existing checkpoint at the output path (by default an existing file is never touched)"""
     seed: int = 1
@@ -715,7 +716,7 @@ MIN_TRAIN_TRANSITIONS = 32  # fewer cannot give observation statistics and a los
 
 def check_args(args: Args) -> str:
     """Stop with one sentence naming the flag when a setting cannot work, before any data is read;
-    returns the output path (default priors/{env_id}.pt), checked to be new or --overwrite."""
+    returns the output path (default PRIORS_DIR/{env_id}.pt), checked to be new or --overwrite."""
     check_finite_flags(args)
     for flag in ("num_diffusion_steps", "hidden_dim", "num_hidden_layers", "num_updates", "batch_size", "log_every",
                  "learning_rate", "action_tolerance", "knn_size", "num_components"):
@@ -727,8 +728,7 @@ def check_args(args: Args) -> str:
         raise SystemExit(f"error: --last-steps must be zero or positive, got {args.last_steps}.")
     if not 0.0 < args.holdout_fraction < 1.0:
         raise SystemExit(f"error: --holdout-fraction must lie in (0, 1), got {args.holdout_fraction}.")
-    suffix = "" if args.prior_kind == "diffusion" else f"-{args.prior_kind}"
-    output = args.output or os.path.join("priors", f"{args.env_id}{suffix}.pt")
+    output = args.output or prior_file(PRIORS_DIR, args.env_id, args.prior_kind)
     if not output.endswith(".pt"):
         raise SystemExit(f"error: --output {output} must name a .pt file.")
     if os.path.exists(output) and not args.overwrite:

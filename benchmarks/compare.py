@@ -37,7 +37,7 @@ import tyro
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-from pretrain_prior import PRIOR_KINDS, prior_file  # noqa: E402
+from pretrain_prior import PRIOR_KINDS, PRIORS_DIR, prior_file  # noqa: E402
 
 # Variants are plain flag sets of ppo_dap.py. `variant_flags` fills in {env_id}, and {diffusion}, {gmm},
 # {gaussian}, {knn} with that kind's prior in --priors-dir (pretrain_prior.prior_file's layout).
@@ -59,7 +59,7 @@ VARIANTS = {
 def variant_flags(variant: str, env_id: str, priors_dir: Optional[str] = None) -> list:
     """ppo_dap.py's flags of one variant on one task, its priors read from `priors_dir` (default: the
     repository's priors/, named relative to the working folder)."""
-    priors_dir = priors_dir or os.path.relpath(os.path.join(ROOT, "priors"))
+    priors_dir = priors_dir or os.path.relpath(PRIORS_DIR)
     priors = {kind: prior_file(priors_dir, env_id, kind) for kind in PRIOR_KINDS}
     return shlex.split(VARIANTS[variant].format(env_id=env_id, **priors))
 

@@ -80,10 +80,10 @@ FOLDERS: Dict[str, Folder] = {
         "python benchmarks/compare.py --env-ids $ENV --seeds $S --variants ppo-dap --jobs 1 --total-timesteps 1000000 "
         "--eval-every 5000 --out-dir benchmarks/results/shared_out_1m/${ENV}_seed$S (the five other tasks without "
         "--eval-every; Hopper-v4 seed 4 with --variants ppo ppo-dap)", "b9d0750"),
-    "hopper_1m": Folder("PPO at 1M steps, Hopper-v4, seeds 1-2 (beside PPO-DAP with the first defaults)",
+    "hopper_1m": Folder("PPO at 1M steps, Hopper-v4, seeds 1-2 (beside PPO-DAP with the defaults of that commit)",
                         "python benchmarks/compare.py --env-ids Hopper-v4 --seeds $S --variants ppo ppo-dap "
                         "--total-timesteps 1000000 --out-dir benchmarks/results/hopper_1m/seed$S", "b11d04b"),
-    "walker_1m": Folder("PPO at 1M steps, Walker2d-v4, seeds 1-2 (beside PPO-DAP with the first defaults)",
+    "walker_1m": Folder("PPO at 1M steps, Walker2d-v4, seeds 1-2 (beside PPO-DAP with the defaults of that commit)",
                         "python benchmarks/compare.py --env-ids Walker2d-v4 --seeds $S --variants ppo ppo-dap "
                         "--total-timesteps 1000000 --out-dir benchmarks/results/walker_1m/seed$S", "e416ac8"),
     "release_1m": Folder(
@@ -162,7 +162,7 @@ FOLDERS: Dict[str, Folder] = {
         "python ppo_dap.py --env-id Hopper-v4 --total-timesteps 20480 [--imitation-coef 0] [--no-cuda]",
         "43ca8b2", "one NVIDIA H100 80GB and its 16-core Intel Xeon (torch 2.11.0+cu130, Python 3.12)"),
     "screen_hopper": Folder(
-        "A screen of ways to release the prior, among them the Q-filter, with the first defaults: the first 200 "
+        "A screen of ways to release the prior, among them the Q-filter, with the defaults of that commit: the first 200 "
         "iterations of the 1M-step command, Hopper-v4, seeds 1-2",
         "bash benchmarks/screen_release.sh (at that commit; the PPO baseline is hopper_1m)", "65a6f5c"),
     "meanonly_1m": Folder(
@@ -961,14 +961,15 @@ def online_data_kinds(r: Results) -> List[str]:
         sentences.append(f"The DDPM's lead over its best cheaper rival (the smallest of the three AULC@40 "
                          f"probabilities) is largest on **{best}** ({min(leads[best]):.2f}).")
     if pending:
-        sentences.append(f"No verdict in words yet on {', '.join(pending)}: it needs {VERDICT_SEEDS} seeds on every task.")
+        sentences.append(f"No verdict in words on {', '.join(pending)}: it needs {VERDICT_SEEDS} seeds on every task.")
     elif earns:
         sentences.append(f"Early on, the DDPM earns its cost only on {', '.join(earns)} data, where it is ahead of every "
                          "cheaper prior.")
     else:
         sentences.append("**Early on, the DDPM does not earn its cost on any of the four kinds of data**: on none is it "
                          "ahead of every cheaper prior.")
-    lines += [" ".join(sentences) + f" Seeds run: {seeds_of([(None, s) for s in sorted(all_seeds)])}.", "",
+    lines += [" ".join(sentences) + " Seeds in the verdict (those every task and prior kind has): "
+              f"{seeds_of([(None, s) for s in sorted(all_seeds)])}.", "",
               "Runs: `data_kinds/{single,replay,mixed-quality,two-policies}` (code at "
               f"{DATA_KINDS_ONLINE_COMMIT}; command: `bash benchmarks/dev/data_kinds_online.sh`).", ""]
     return lines + data_kinds_1m(r, eight_task_sets(r)["ppo1m"])
@@ -1023,7 +1024,7 @@ def section_switches() -> List[str]:
         ["`--kl-coef`", "(d) of the method (off by default); no clear gain measured", "[Ablations](#ablations-and-rpo)"],
         ["`--prior-release {return,clock}`", "`return` (default) ends the prior's pull once the actor matches the data; "
          "`clock` is the method's plain annealing, needed for a prior whose data recorded no return",
-         "the release screen, [`screen_hopper`](#runs-screen-hopper)"],
+         "a comparison of release rules, [`screen_hopper`](#runs-screen-hopper)"],
         ["`--rpo-alpha`", "the on-policy baseline CleanRL recommends, and RPO-DAP", "[Ablations](#ablations-and-rpo)"],
         ["`pretrain_prior.py --prior-kind {diffusion,gmm,gaussian,knn}`", "the prior of the method and the cheaper "
          "priors it must beat: a mixture of Gaussians (several modes, no diffusion), a Gaussian, retrieval",

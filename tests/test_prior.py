@@ -600,9 +600,9 @@ def test_knn_prior_puts_its_proposals_on_both_modes():
 
 
 def test_knn_prior_from_the_cli_stores_a_subsample_and_round_trips(tmp_path, pendulum_dataset, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # the default output path, priors/{env_id}-knn.pt, under tmp_path
+    monkeypatch.setattr(pretrain_prior, "PRIORS_DIR", str(tmp_path / "priors"))  # the default folder, here
     path = pretrain_prior.main(prior_args(pendulum_dataset, tmp_path, prior_kind="knn", output=None, knn_size=300))
-    assert path == os.path.join("priors", "Pendulum-v1-knn.pt")
+    assert path == str(tmp_path / "priors" / "Pendulum-v1-knn.pt")
     prior = load_prior(path)
     assert isinstance(prior, KNNPrior) and prior.keys.shape == (300, 3) and len(prior.hidden) == 0
     assert prior.provenance["num_updates"] == 0

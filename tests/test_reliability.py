@@ -191,10 +191,15 @@ def test_pretraining_refuses_to_overwrite_unless_asked(tmp_path, pendulum_rollou
     assert load_prior(str(output)).env_id == "Pendulum-v1"
 
 
-def test_pretraining_default_output_for_a_new_env(tmp_path, pendulum_rollouts, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+def test_pretraining_default_output_is_where_ppo_dap_looks_from_any_folder(tmp_path, pendulum_rollouts, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # not the scripts' folder
+    monkeypatch.setattr(pretrain_prior, "PRIORS_DIR", str(tmp_path / "scripts" / "priors"))  # the folder beside them
+    monkeypatch.setattr(ppo_dap, "PRIORS_DIR", pretrain_prior.PRIORS_DIR)
     path = pretrain_prior.main(prior_args(pendulum_rollouts, tmp_path, output=None))
-    assert path == os.path.join("priors", "Pendulum-v1.pt") and load_prior(path).env_id == "Pendulum-v1"
+    assert path == str(tmp_path / "scripts" / "priors" / "Pendulum-v1.pt") and load_prior(path).env_id == "Pendulum-v1"
+    run_dir = ppo_dap.main(pendulum_args(tmp_path, imitation_coef=1.0, total_timesteps=256, num_steps=256))
+    with open(os.path.join(run_dir, "config.json")) as f:
+        assert json.load(f)["prior_sha256"] == pretrain_prior.sha256(path)  # ppo_dap.py read that prior by default
 
 
 def test_dataset_of_another_env_is_refused(tmp_path, pendulum_rollouts):

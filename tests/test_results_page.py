@@ -192,7 +192,7 @@ def test_the_dataset_kind_verdict_on_hand_made_runs(tmp_path):
     assert "**single**: the DDPM is ahead of GMM, Gaussian, retrieval." in verdict
     assert "**replay**: the DDPM is behind GMM; not distinguishable from Gaussian, retrieval." in verdict
     assert "largest on **single** (1.00)" in verdict and "earns its cost only on single data" in verdict
-    assert verdict.endswith("Seeds run: 1-5.")
+    assert verdict.endswith("Seeds in the verdict (those every task and prior kind has): 1-5.")
     (row,) = [line for line in lines if line.startswith("| replay (")]
     assert row == "| replay (a learning run's whole log) | 0.00 [0.00, 0.00]; 0.00 [0.00, 0.00] | " \
                   "0.50 [0.50, 0.50]; 0.50 [0.50, 0.50] | 0.50 [0.50, 0.50]; 0.50 [0.50, 0.50] |"
