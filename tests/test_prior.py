@@ -613,7 +613,7 @@ def test_knn_prior_from_the_cli_stores_a_subsample_and_round_trips(tmp_path, pen
     obs = torch.tensor(data["observations"][:5])
     assert torch.equal(prior.sample(obs, 4), load_prior(path).sample(obs, 4))  # deterministic retrieval
     # more pairs asked for than the training split holds: all of them are stored
-    big = pretrain_prior.main(prior_args(pendulum_dataset, tmp_path, prior_kind="knn", output="big.pt"))
+    big = pretrain_prior.main(prior_args(pendulum_dataset, tmp_path, prior_kind="knn", output=str(tmp_path / "big.pt")))
     assert load_prior(big).keys.shape[0] == len(data["actions"]) - round(0.05 * len(data["actions"]))
 
 
