@@ -529,8 +529,8 @@ def main(args: Args) -> list:
         missing = [f"{path} ({variant})" for e in args.env_ids for variant in args.variants
                    for path in input_files(run_argv(args, e, variant, args.seeds[0])) if not os.path.isfile(path)]
         if missing:
-            raise SystemExit(f"error: no prior at {', '.join(missing)}; make it (benchmarks/make_priors.sh) or point "
-                             "--priors-dir at a folder that has it.")
+            raise SystemExit(f"error: no prior at {', '.join(missing)}; make it (benchmarks/make_datasets.py --flat) or "
+                             "point --priors-dir at a folder that has it.")
     os.makedirs(args.out_dir, exist_ok=True)
     failed = []
     if args.pool_runs:  # no new runs: one table over the runs of earlier invocations

@@ -12,12 +12,16 @@ runs with recorded seeds. For each task:
 
 The behaviour runs that the kinds asked for need (NEEDS) are plain `ppo_dap.py --imitation-coef 0` runs, two
 at a time; their run folders, with the final actor in model.pt, go to `--runs-dir`, their rollout logs to
-`--data-dir`. The rollouts of the last two kinds sample the actors' Gaussian (as the runs did), episode i starting from `env.reset(seed=
-ROLLOUT_SEED + i)` for every policy. Each stage whose output exists is kept, so a second call resumes.
+`--data-dir`. The rollouts of the last two kinds sample the actors' Gaussian (as the runs did), episode i
+starting from `env.reset(seed=ROLLOUT_SEED + i)` for every policy. Each stage whose output exists is kept, so a second call resumes.
 The logs and datasets are large and stay out of git: `{runs_dir}/../datasets.json` records their sha256,
 sizes, mean episode returns and the machine, so a rerun on the same CPU can be checked bit for bit.
 
     python benchmarks/make_datasets.py --env-ids Walker2d-v4 Hopper-v4 HalfCheetah-v4
+
+With `--flat`, the priors of one kind go where ppo_dap.py looks (the DDPM as priors/{env_id}.pt):
+
+    python benchmarks/make_datasets.py --env-ids Hopper-v5 --kinds two-policies --priors diffusion --priors-dir priors --flat
 """
 
 import json
@@ -74,6 +78,8 @@ class Args:
     """where the priors go: `{kind}/{env_id}.pt` (the DDPM) and `{kind}/{env_id}-{prior}.pt`, each with its pretraining log"""
     pretrain_flags: str = ""
     """flags added to every pretraining (the tests use tiny ones)"""
+    flat: bool = False
+    """write the priors as `{priors_dir}/{env_id}.pt` and `{env_id}-{prior}.pt`, the layout of priors/ that ppo_dap.py and compare.py read (one dataset kind only)"""
 
 
 def run_script(script: str, flags: list, log: str) -> None:
@@ -156,9 +162,9 @@ def make_dataset(args: Args, env_id: str, kind: str) -> str:
 
 
 def pretrain(args: Args, dataset: str, env_id: str, kind: str, prior: str) -> None:
-    """The prior `{priors_dir}/{kind}/{env_id}[-{prior}].pt` from the dataset, with `pretrain_prior.py`'s defaults
-    (kept if it exists)."""
-    output = prior_file(os.path.join(args.priors_dir, kind), env_id, prior)
+    """The prior `{priors_dir}/{kind}/{env_id}[-{prior}].pt` (with --flat, `{priors_dir}/{env_id}[-{prior}].pt`)
+    from the dataset, with `pretrain_prior.py`'s defaults (kept if it exists)."""
+    output = prior_file(args.priors_dir if args.flat else os.path.join(args.priors_dir, kind), env_id, prior)
     if os.path.exists(output):
         return
     os.makedirs(os.path.dirname(output), exist_ok=True)
@@ -189,6 +195,8 @@ def main(args: Args) -> None:
     unknown = [p for p in args.priors if p not in PRIOR_KINDS]
     if unknown:
         raise SystemExit(f"error: --priors {' '.join(unknown)} unknown; choose from {', '.join(PRIOR_KINDS)}.")
+    if args.flat and len(args.kinds) != 1:
+        raise SystemExit(f"error: --flat puts the priors of one dataset kind in one folder; --kinds names {len(args.kinds)}.")
     os.makedirs(args.data_dir, exist_ok=True)
     os.makedirs(args.runs_dir, exist_ok=True)
     needed = set().union(*(NEEDS[kind] for kind in args.kinds))

@@ -228,7 +228,7 @@ FOLDERS: Dict[str, Folder] = {
         "aggregate scores)", "python benchmarks/dev/random_returns.py", "659f993"),
     "priors_300k": Folder(
         "The earlier Hopper-v4 and HalfCheetah-v4 priors (DDPM, Gaussian, retrieval), pretrained on the whole log of "
-        "a 300k-step PPO run (seed 100)", "KINDS=\"diffusion gaussian knn\" bash benchmarks/make_priors.sh $ENV",
+        "a 300k-step PPO run (seed 100)", "KINDS=\"diffusion gaussian knn\" bash benchmarks/make_priors.sh $ENV (at that commit)",
         "ac4a1e0"),
 }
 

@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
@@ -73,6 +74,22 @@ def test_four_kinds_with_their_parts_and_the_same_start_states(tmp_path, tiny):
                                                   "single", "two-policies"]
     other = {k: v["sha256"] for k, v in json.load(open(tmp_path / "again" / "results" / "datasets.json"))["files"].items()}
     assert len(other) == 4 and other == {k: v["sha256"] for k, v in record["files"].items() if k in other}
+
+    # --flat: one kind's priors where ppo_dap.py looks; a lost one is remade, nothing else redone
+    flat = tiny(tmp_path / "again")
+    flat.kinds, flat.priors, flat.priors_dir, flat.flat = ["two-policies"], ["knn"], str(tmp_path / "shipped"), True
+    flat.pretrain_flags = args.pretrain_flags
+    make_datasets.main(flat)
+    shipped = load_prior(str(tmp_path / "shipped" / "Pendulum-v1-knn.pt"))
+    by_kind = load_prior(prior_file(os.path.join(args.priors_dir, "two-policies"), "Pendulum-v1", "knn"))
+    assert torch.equal(shipped.keys, by_kind.keys) and torch.equal(shipped.values, by_kind.values)
+    logs = {name: os.path.getmtime(os.path.join(flat.data_dir, name)) for name in os.listdir(flat.data_dir)}
+    os.remove(tmp_path / "shipped" / "Pendulum-v1-knn.pt")
+    make_datasets.main(flat)
+    assert (tmp_path / "shipped" / "Pendulum-v1-knn.pt").exists()
+    assert logs == {name: os.path.getmtime(os.path.join(flat.data_dir, name)) for name in os.listdir(flat.data_dir)}
+    with pytest.raises(SystemExit, match="--flat puts the priors of one dataset kind in one folder; --kinds names 2"):
+        make_datasets.main(make_datasets.Args(kinds=["single", "replay"], flat=True, data_dir=str(tmp_path / "d")))
 
 
 def test_an_unknown_kind_or_prior_is_refused_before_any_run(tmp_path):

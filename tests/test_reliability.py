@@ -245,36 +245,3 @@ def test_shipped_priors_record_no_machine_path():
         provenance = load_prior(path).provenance
         assert not os.path.isabs(provenance["dataset"]) and os.sep not in provenance["dataset"], path
         assert "dataset_sha256" in provenance, path
-
-
-# ---------------------------------------------------------------- the one-command offline stage
-def test_make_priors_runs_both_stages_then_resumes_without_redoing_them(tmp_path):
-    env = dict(os.environ, DATA_DIR=str(tmp_path / "data"), PRIORS_DIR=str(tmp_path / "priors"),
-               RUNS_DIR=str(tmp_path / "runs"), KINDS="diffusion knn", LAST_STEPS="256",
-               BEHAVIOUR_FLAGS="--total-timesteps 512 --num-steps 256 --num-minibatches 4 --update-epochs 1 --no-cuda",
-               PRETRAIN_FLAGS="--num-updates 20 --log-every 10 --hidden-dim 16 --num-diffusion-steps 5 --no-cuda")
-    (tmp_path / "data").mkdir()
-    (tmp_path / "data" / "Pendulum-v1_seed100_1m.partial.npz").write_bytes(b"cut short")  # an interrupted call's
-    script = os.path.join(ROOT, "benchmarks", "make_priors.sh")
-    first = subprocess.run(["bash", script, "Pendulum-v1"], env=env, capture_output=True, text=True, timeout=300)
-    assert first.returncode == 0, first.stderr
-    data = np.load(tmp_path / "data" / "Pendulum-v1_seed100_1m.npz")
-    assert data["observations"].shape == (512, 3)
-    assert not (tmp_path / "data" / "Pendulum-v1_seed100_1m.partial.npz").exists()
-    (behaviour_run,) = (tmp_path / "runs").glob("Pendulum-v1__seed100_1m__100__*")
-    assert (behaviour_run / "model.pt").exists() and (behaviour_run / "eval.json").exists()  # the behaviour actor, evaluated
-    ddpm, knn = load_prior(str(tmp_path / "priors" / "Pendulum-v1.pt")), load_prior(str(tmp_path / "priors" / "Pendulum-v1-knn.pt"))
-    assert ddpm.config["kind"] == "diffusion" and knn.config["kind"] == "knn"
-    # the episodes ending in the last 256 of the 512 steps: Pendulum's episodes end at steps 199, 399 and the log's end
-    assert ddpm.provenance["dataset"] == "Pendulum-v1_seed100_1m.npz" and ddpm.provenance["transitions"] == 312
-    assert ddpm.provenance["last_steps"] == 256
-
-    # a lost prior is remade from the kept dataset; nothing else is redone or touched
-    os.remove(tmp_path / "priors" / "Pendulum-v1-knn.pt")
-    ddpm_bytes = (tmp_path / "priors" / "Pendulum-v1.pt").read_bytes()
-    second = subprocess.run(["bash", script, "Pendulum-v1"], env=env, capture_output=True, text=True, timeout=300)
-    assert second.returncode == 0, second.stderr
-    assert "Pendulum-v1_seed100_1m.npz exists, kept" in second.stdout and "Pendulum-v1.pt exists, kept" in second.stdout
-    assert "iter " not in second.stdout  # no behaviour run
-    assert (tmp_path / "priors" / "Pendulum-v1.pt").read_bytes() == ddpm_bytes
-    assert load_prior(str(tmp_path / "priors" / "Pendulum-v1-knn.pt")).config["kind"] == "knn"

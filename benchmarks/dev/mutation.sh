@@ -4,7 +4,7 @@
 # not notice "survives". Runs in a scratch copy so that mutmut's config and its mutants/ folder never
 # touch the repository. The mutants run against the test files of the maths; the slow tests of plumbing
 # are left out (the learning smoke tests, whose maths the directional tests pin; the tests that start
-# subprocesses: signals, resuming, make_priors.sh; the benchmark tools' tests). The summary is written
+# subprocesses: signals, resuming; the benchmark tools' tests). The summary is written
 # to $work/results.txt (RESULTS.md reads a copy in benchmarks/results/mutation/).
 #   bash benchmarks/dev/mutation.sh                 # all the algorithmic functions (about an hour on 2 cores)
 #   bash benchmarks/dev/mutation.sh compute_gae     # some of them
@@ -33,7 +33,7 @@ pytest_add_cli_args=
     -p
     no:cacheprovider
     -k
-    not test_signal_stops_a_real_run and not beats_a_random_policy and not make_priors and not speed_tables and not same_numbers and not committed_run_records
+    not test_signal_stops_a_real_run and not beats_a_random_policy and not speed_tables and not same_numbers and not committed_run_records
 CFG
 functions=${*:-"compute_gae clipped_policy_loss value_loss Agent RunningMeanStd ObsNormalizer RewardScaler
   LoRALinear Adapter attach_peft advantage_weights QNetwork energy_weights proposal_moments
