@@ -969,7 +969,28 @@ def online_data_kinds(r: Results) -> List[str]:
         sentences.append("**Early on, the DDPM does not earn its cost on any of the four kinds of data**: on none is it "
                          "ahead of every cheaper prior.")
     lines += [" ".join(sentences) + " Seeds in the verdict (those every task and prior kind has): "
-              f"{seeds_of([(None, s) for s in sorted(all_seeds)])}.", "",
+              f"{seeds_of([(None, s) for s in sorted(all_seeds)])}.", ""]
+    # which data, for each prior: each kind against one converged policy's data, the cheapest converged kind
+    rows, better = [], []
+    for variant, label in PRIOR_VARIANTS.items():
+        base = kind_runs(r, "single", variant)
+        cells = []
+        for kind in kinds[1:]:
+            runs = kind_runs(r, kind, variant)
+            seeds = common_seeds([runs, base], FIRST_THREE)
+            if len(seeds) < 2:
+                cells.append("too few seeds")
+                continue
+            p, low, high = improvement(run_matrix(runs, FIRST_THREE, seeds, r.aulc40),
+                                       run_matrix(base, FIRST_THREE, seeds, r.aulc40))
+            cells.append(f"{p:.2f} [{low:.2f}, {high:.2f}]")
+            better += [f"the {label} prior on {kind} data"] if low > 0.5 else []
+        rows.append([label, *cells])
+    lines += ["Which data, for each prior: the probability that a run on this kind of data beats a run of the same "
+              "prior on one converged policy's data (single), AULC@40, averaged over the three tasks:", "",
+              *table(["prior", *(f"P({kind} > single)" for kind in kinds[1:])], rows), "",
+              "Ahead of the same prior on single data (the interval above 0.5): "
+              f"{'; '.join(better) if better else 'none'}.", "",
               "Runs: `data_kinds/{single,replay,mixed-quality,two-policies}` (code at "
               f"{DATA_KINDS_ONLINE_COMMIT}; command: `bash benchmarks/dev/data_kinds_online.sh`).", ""]
     return lines + data_kinds_1m(r, eight_task_sets(r)["ppo1m"])

@@ -172,11 +172,12 @@ def test_the_1m_dataset_kind_comparison_on_hand_made_runs(tmp_path):
 def test_the_dataset_kind_verdict_on_hand_made_runs(tmp_path):
     """40-iteration runs on two dataset kinds, 5 seeds on the three tasks, each with one training and one
     evaluation return throughout. On `single` the DDPM beats every cheaper prior on every seed (P = 1, ahead);
-    on `replay` the GMM beats it on every seed (P = 0, behind) and the others tie it (P = 1/2, not
-    distinguishable). The verdict names each and says where the DDPM earns its cost."""
+    on `replay` the GMM and retrieval beat it on every seed (P = 0, behind) and the Gaussian ties it (P = 1/2, not
+    distinguishable). The verdict names each and says where the DDPM earns its cost; retrieval alone does
+    better on replay than on single data."""
     base = tmp_path / "benchmarks" / "results" / "data_kinds"
     values = {"single": {"ppo": 1.0, "ppo-dap": 4.0, "gmm-prior": 3.0, "gaussian-prior": 3.0, "knn-prior": 2.0},
-              "replay": {"ppo-dap": 2.0, "gmm-prior": 3.0, "gaussian-prior": 2.0, "knn-prior": 2.0}}
+              "replay": {"ppo-dap": 2.0, "gmm-prior": 3.0, "gaussian-prior": 2.0, "knn-prior": 3.0}}
     for kind, by_variant in values.items():
         for variant, value in by_variant.items():
             for env in results.FIRST_THREE:
@@ -190,9 +191,12 @@ def test_the_dataset_kind_verdict_on_hand_made_runs(tmp_path):
     lines = results.online_data_kinds(results.Results(str(tmp_path)))
     (verdict,) = [line for line in lines if line.startswith("**single**")]
     assert "**single**: the DDPM is ahead of GMM, Gaussian, retrieval." in verdict
-    assert "**replay**: the DDPM is behind GMM; not distinguishable from Gaussian, retrieval." in verdict
+    assert "**replay**: the DDPM is behind GMM, retrieval; not distinguishable from Gaussian." in verdict
     assert "largest on **single** (1.00)" in verdict and "earns its cost only on single data" in verdict
     assert verdict.endswith("Seeds in the verdict (those every task and prior kind has): 1-5.")
+    assert "| DDPM | 0.00 [0.00, 0.00] |" in lines  # P(replay > single) for the DDPM: 2 against 4 on every seed
+    assert "| GMM | 0.50 [0.50, 0.50] |" in lines and "| retrieval | 1.00 [1.00, 1.00] |" in lines
+    assert "Ahead of the same prior on single data (the interval above 0.5): the retrieval prior on replay data." in lines
     (row,) = [line for line in lines if line.startswith("| replay (")]
     assert row == "| replay (a learning run's whole log) | 0.00 [0.00, 0.00]; 0.00 [0.00, 0.00] | " \
-                  "0.50 [0.50, 0.50]; 0.50 [0.50, 0.50] | 0.50 [0.50, 0.50]; 0.50 [0.50, 0.50] |"
+                  "0.50 [0.50, 0.50]; 0.50 [0.50, 0.50] | 0.00 [0.00, 0.00]; 0.00 [0.00, 0.00] |"
