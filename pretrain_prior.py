@@ -18,7 +18,7 @@ import tempfile
 import time
 import warnings
 import zipfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Callable, Literal, Optional
 
 import gymnasium as gym
@@ -45,7 +45,7 @@ class Args:
     env_id: str = "Walker2d-v4"
     """the gymnasium id the data was logged on (gives the dimensions and the action bounds)"""
     last_steps: int = 0
-    """if positive, train on the episodes that end in the dataset's last N transitions only (the late, stronger part of a long PPO run's log; needs its episode flags); 0 = all of it"""
+    """if positive, train on the episodes that end in the dataset's last N transitions only (the late, stronger part of a long PPO run's log; needs its episode flags, and a log of one env, as `ppo_dap.py --num-envs 1` writes it, to be in time order); 0 = all of it"""
     prior_kind: Literal["diffusion", "gmm", "gaussian", "knn"] = "diffusion"
     """the prior: the DDPM of the method; or, for the ablations, a state-conditional Gaussian mixture (`gmm`), a Gaussian, or nearest-neighbour retrieval (no diffusion flags apply)"""
     output: Optional[str] = None
@@ -150,12 +150,13 @@ def check_same_setup(args, checkpoint: dict, versions: dict, device: torch.devic
     """--resume: stop with one sentence unless every flag but those in `free` is the one the `work` (the
     run, the pretraining) started with, and the library `versions` and the device are too: a continuation is
     bit for bit only then. Both scripts' checkpoints record `args`, `versions` and `device`."""
+    defaults = {f.name: f.default for f in fields(args)}  # a flag newer than the checkpoint: it ran with the default
     for name, value in asdict(args).items():
-        if name not in ("resume", *free) and value != checkpoint["args"][name]:
+        started = checkpoint["args"].get(name, defaults[name])
+        if name not in ("resume", *free) and value != started:
             others = ", ".join(f"--{f.replace('_', '-')}" for f in free)
             raise SystemExit(f"error: --{name.replace('_', '-')} {value} differs from the {work}'s "
-                             f"{checkpoint['args'][name]}; a resumed {work} keeps the flags it started with "
-                             f"(all but {others}).")
+                             f"{started}; a resumed {work} keeps the flags it started with (all but {others}).")
     for name, version in checkpoint["versions"].items():
         if versions.get(name) != version:
             raise SystemExit(f"error: --resume: the {work} was written with {name} {version}, this is {name} "

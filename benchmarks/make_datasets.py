@@ -13,15 +13,17 @@ runs with recorded seeds. For each task:
 The behaviour runs that the kinds asked for need (NEEDS) are plain `ppo_dap.py --imitation-coef 0` runs, two
 at a time; their run folders, with the final actor in model.pt, go to `--runs-dir`, their rollout logs to
 `--data-dir`. The rollouts of the last two kinds sample the actors' Gaussian (as the runs did), episode i
-starting from `env.reset(seed=ROLLOUT_SEED + i)` for every policy. Each stage whose output exists is kept, so a second call resumes.
+starting from `env.reset(seed=ROLLOUT_SEED + i)` for every policy. Each stage whose output exists is kept,
+so a second call resumes.
 The logs and datasets are large and stay out of git: `{runs_dir}/../datasets.json` records their sha256,
 sizes, mean episode returns and the machine, so a rerun on the same CPU can be checked bit for bit.
 
-    python benchmarks/make_datasets.py --env-ids Walker2d-v4 Hopper-v4 HalfCheetah-v4
+    python benchmarks/make_datasets.py --env-ids Walker2d-v4 Hopper-v4 HalfCheetah-v4 --data-dir data/data_kinds \
+        --runs-dir benchmarks/results/data_kinds/behaviour --priors diffusion gmm gaussian knn
 
 With `--flat`, the priors of one kind go where ppo_dap.py looks (the DDPM as priors/{env_id}.pt):
 
-    python benchmarks/make_datasets.py --env-ids Hopper-v5 --kinds two-policies --priors diffusion --priors-dir priors --flat
+    python benchmarks/make_datasets.py --env-ids Hopper-v5 --kinds two-policies --priors diffusion --flat
 """
 
 import json
@@ -33,7 +35,7 @@ import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import List
+from typing import List, Optional
 
 import gymnasium as gym
 import numpy as np
@@ -43,8 +45,8 @@ import tyro
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from ppo_dap import RolloutLog, load_model  # noqa: E402
-from pretrain_prior import (PER_STEP, PRIOR_KINDS, atomic_write, last_episodes, mean_episode_return,  # noqa: E402
-                            prior_file, sha256)
+from pretrain_prior import (PER_STEP, PRIOR_KINDS, PRIORS_DIR, atomic_write, last_episodes,  # noqa: E402
+                            load_prior, mean_episode_return, prior_file, sha256)
 
 KINDS = ["single", "replay", "mixed-quality", "two-policies"]
 # (run name, seed, steps): the behaviour runs every kind is made from
@@ -60,10 +62,10 @@ class Args:
     """tasks"""
     kinds: List[str] = field(default_factory=lambda: list(KINDS))
     """dataset kinds to make (single, replay, mixed-quality, two-policies)"""
-    data_dir: str = "data/data_kinds"
+    data_dir: str = "data"
     """where the behaviour logs and the datasets go (`{kind}/{env_id}.npz`)"""
-    runs_dir: str = "benchmarks/results/data_kinds/behaviour"
-    """where the behaviour runs' folders and logs go"""
+    runs_dir: str = "runs/behaviour"
+    """where the behaviour runs' folders and logs go (`datasets.json`, the files' record, goes beside it)"""
     jobs: int = 2
     """behaviour runs at a time"""
     last_steps: int = 300_000
@@ -74,8 +76,8 @@ class Args:
     """flags added to every behaviour run (the tests use tiny PPO iterations)"""
     priors: List[str] = field(default_factory=list)
     """prior kinds to pretrain on every dataset with the default flags (diffusion, gmm, gaussian, knn), into --priors-dir"""
-    priors_dir: str = "benchmarks/results/data_kinds/priors"
-    """where the priors go: `{kind}/{env_id}.pt` (the DDPM) and `{kind}/{env_id}-{prior}.pt`, each with its pretraining log"""
+    priors_dir: Optional[str] = None
+    """where the priors go: `{kind}/{env_id}.pt` (the DDPM) and `{kind}/{env_id}-{prior}.pt`, each with its pretraining log (default: `priors` beside runs-dir; with --flat, priors/ beside ppo_dap.py)"""
     pretrain_flags: str = ""
     """flags added to every pretraining (the tests use tiny ones)"""
     flat: bool = False
@@ -165,7 +167,10 @@ def pretrain(args: Args, dataset: str, env_id: str, kind: str, prior: str) -> No
     """The prior `{priors_dir}/{kind}/{env_id}[-{prior}].pt` (with --flat, `{priors_dir}/{env_id}[-{prior}].pt`)
     from the dataset, with `pretrain_prior.py`'s defaults (kept if it exists)."""
     output = prior_file(args.priors_dir if args.flat else os.path.join(args.priors_dir, kind), env_id, prior)
-    if os.path.exists(output):
+    if os.path.exists(output):  # kept, if it was made from this dataset
+        if load_prior(output).provenance.get("dataset_sha256") != sha256(dataset):
+            raise SystemExit(f"error: {output} exists and was not pretrained on {dataset}; remove it or choose "
+                             "another --priors-dir.")
         return
     os.makedirs(os.path.dirname(output), exist_ok=True)
     run_script("pretrain_prior.py", ["--dataset", dataset, "--env-id", env_id, "--prior-kind", prior, "--output", output,
@@ -195,8 +200,14 @@ def main(args: Args) -> None:
     unknown = [p for p in args.priors if p not in PRIOR_KINDS]
     if unknown:
         raise SystemExit(f"error: --priors {' '.join(unknown)} unknown; choose from {', '.join(PRIOR_KINDS)}.")
+    if args.last_steps < 1:
+        raise SystemExit(f"error: --last-steps must be positive, got {args.last_steps}.")
     if args.flat and len(args.kinds) != 1:
-        raise SystemExit(f"error: --flat puts the priors of one dataset kind in one folder; --kinds names {len(args.kinds)}.")
+        raise SystemExit("error: --flat puts the priors of one dataset kind in one folder; "
+                         f"--kinds names {len(args.kinds)}.")
+    if args.priors_dir is None:
+        args.priors_dir = (os.path.relpath(PRIORS_DIR) if args.flat
+                           else os.path.join(os.path.dirname(args.runs_dir), "priors"))
     os.makedirs(args.data_dir, exist_ok=True)
     os.makedirs(args.runs_dir, exist_ok=True)
     needed = set().union(*(NEEDS[kind] for kind in args.kinds))

@@ -104,7 +104,7 @@ FOLDERS: Dict[str, Folder] = {
         "The behaviour runs of the shipped Hopper-v4 and HalfCheetah-v4 priors (PPO, seed 100, 1M steps) and "
         "PPO-DAP at 1M with those priors and the earlier form of the (d) terms",
         "bash benchmarks/strong_prior.sh, then KINDS=\"gaussian knn\" SEEDS= bash benchmarks/strong_prior.sh (at that "
-        "commit; the priors' data is now made by `python benchmarks/make_datasets.py --kinds single`)",
+        "commit; `python benchmarks/make_datasets.py --kinds single` makes the same data)",
         "ac4a1e0"),
     "strong_prior_1m_side_by_side": Folder(
         "PPO and PPO-DAP (earlier form of the (d) terms) at 1M, seed 4 of Hopper-v4 and HalfCheetah-v4, side by side",
@@ -221,7 +221,8 @@ FOLDERS: Dict[str, Folder] = {
         "The behaviour runs (final actors in model.pt) behind the datasets of four kinds, the priors of every kind "
         "pretrained on each dataset, the offline table, and the online runs of PPO and PPO-DAP with each prior on "
         "each dataset kind (`{kind}/{task}_seed{seed}`, made with the code at " + DATA_KINDS_ONLINE_COMMIT + ")",
-        "python benchmarks/make_datasets.py --priors diffusion gmm gaussian knn; python benchmarks/prior_fit.py; "
+        "python benchmarks/make_datasets.py --data-dir data/data_kinds --runs-dir benchmarks/results/data_kinds/behaviour "
+        "--priors diffusion gmm gaussian knn; python benchmarks/prior_fit.py; "
         "bash benchmarks/dev/data_kinds_online.sh", "f36da0d"),
     "random_policy": Folder(
         "The mean return of uniform random actions on each of the eight tasks, 100 episodes (the zero of the "
@@ -919,13 +920,12 @@ def online_data_kinds(r: Results) -> List[str]:
               "is side by side, and the machine did other work during some batches, so read these as rough:", "", *table(list(PRIOR_VARIANTS.values()), [cells]), ""]
     # the verdict: the DDPM against each cheaper prior, over the three tasks
     cheaper = list(PRIOR_VARIANTS.items())[1:]
-    rows, leads, sentences, pending, all_seeds, earns = [], {}, [], [], set(), []
+    rows, leads, sentences, pending, seeds_by_kind, earns = [], {}, [], [], {}, []
     for kind in kinds:
         ddpm = kind_runs(r, kind, "ppo-dap")
         others = {variant: kind_runs(r, kind, variant) for variant, _ in cheaper}
         seeds = common_seeds([ddpm, *others.values()], FIRST_THREE)  # the same seeds for every comparison
-        all_seeds |= set(seeds)
-        cells, ahead, behind = [], [], []
+        cells, ahead, behind, probabilities = [], [], [], []
         for variant, label in cheaper:
             other = others[variant]
             if len(seeds) < 2:
@@ -937,7 +937,7 @@ def online_data_kinds(r: Results) -> List[str]:
                                            run_matrix(other, FIRST_THREE, seeds, metric))
                 texts.append(f"{p:.2f} [{low:.2f}, {high:.2f}]")
                 if name == "AULC@40":
-                    leads.setdefault(kind, []).append(p)
+                    probabilities.append((p, variant))
                     ahead += [label] if low > 0.5 else []
                     behind += [label] if high < 0.5 else []
             cells.append("; ".join(texts))
@@ -945,6 +945,7 @@ def online_data_kinds(r: Results) -> List[str]:
         if len(seeds) < VERDICT_SEEDS:
             pending.append(kind)
             continue
+        seeds_by_kind[kind], leads[kind] = seeds, min(probabilities)  # the DDPM against its best cheaper rival
         earns += [kind] if len(ahead) == len(cheaper) else []
         even = [label for _, label in cheaper if label not in ahead + behind]
         sentences.append(f"**{kind}**: the DDPM is " + "; ".join(
@@ -956,55 +957,66 @@ def online_data_kinds(r: Results) -> List[str]:
               f"stratified-bootstrap 95% interval: AULC@40; ALC@{KIND_EPOCHS}. \"Ahead\" and \"behind\" mean the "
               "AULC@40 interval excludes 0.5.", "",
               *table(["dataset", *(f"P(DDPM > {label})" for _, label in cheaper)], rows), ""]
-    if leads:
-        best = max(leads, key=lambda k: min(leads[k]))
+    best = max(leads, key=lambda k: leads[k][0]) if leads else None
+    if best:
         sentences.append(f"The DDPM's lead over its best cheaper rival (the smallest of the three AULC@40 "
-                         f"probabilities) is largest on **{best}** ({min(leads[best]):.2f}).")
+                         f"probabilities) is largest on **{best}** ({leads[best][0]:.2f}, against the "
+                         f"{PRIOR_VARIANTS[leads[best][1]]} prior).")
+        if earns:
+            sentences.append(f"Early on, the DDPM earns its cost only on {', '.join(earns)} data, where it is ahead "
+                             "of every cheaper prior.")
+        else:
+            sentences.append(f"**Early on, the DDPM does not earn its cost on any of these {len(leads)} kinds of "
+                             "data**: on none is it ahead of every cheaper prior.")
     if pending:
         sentences.append(f"No verdict in words on {', '.join(pending)}: it needs {VERDICT_SEEDS} seeds on every task.")
-    elif earns:
-        sentences.append(f"Early on, the DDPM earns its cost only on {', '.join(earns)} data, where it is ahead of every "
-                         "cheaper prior.")
-    else:
-        sentences.append("**Early on, the DDPM does not earn its cost on any of the four kinds of data**: on none is it "
-                         "ahead of every cheaper prior.")
-    lines += [" ".join(sentences) + " Seeds in the verdict (those every task and prior kind has): "
-              f"{seeds_of([(None, s) for s in sorted(all_seeds)])}.", ""]
+    if seeds_by_kind:
+        same = len({tuple(v) for v in seeds_by_kind.values()}) == 1
+        seed_text = (seeds_of([(None, x) for x in next(iter(seeds_by_kind.values()))]) if same else
+                     "; ".join(f"{k}: {seeds_of([(None, x) for x in v])}" for k, v in seeds_by_kind.items()))
+        sentences.append(f"Seeds in the verdict (those every task and prior kind has): {seed_text}.")
+    lines += [" ".join(sentences), ""]
     # which data, for each prior: each kind against one converged policy's data, the cheapest converged kind
-    rows, better = [], []
-    for variant, label in PRIOR_VARIANTS.items():
-        base = kind_runs(r, "single", variant)
-        cells = []
-        for kind in kinds[1:]:
-            runs = kind_runs(r, kind, variant)
-            seeds = common_seeds([runs, base], FIRST_THREE)
-            if len(seeds) < 2:
-                cells.append("too few seeds")
-                continue
-            p, low, high = improvement(run_matrix(runs, FIRST_THREE, seeds, r.aulc40),
-                                       run_matrix(base, FIRST_THREE, seeds, r.aulc40))
-            cells.append(f"{p:.2f} [{low:.2f}, {high:.2f}]")
-            better += [f"the {label} prior on {kind} data"] if low > 0.5 else []
-        rows.append([label, *cells])
-    lines += ["Which data, for each prior: the probability that a run on this kind of data beats a run of the same "
-              "prior on one converged policy's data (single), AULC@40, averaged over the three tasks:", "",
-              *table(["prior", *(f"P({kind} > single)" for kind in kinds[1:])], rows), "",
-              "Ahead of the same prior on single data (the interval above 0.5): "
-              f"{'; '.join(better) if better else 'none'}.", "",
-              "Runs: `data_kinds/{single,replay,mixed-quality,two-policies}` (code at "
+    others = [kind for kind in kinds if kind != "single"]
+    if "single" in kinds and others:
+        rows, better = [], []
+        for variant, label in PRIOR_VARIANTS.items():
+            base = kind_runs(r, "single", variant)
+            cells = []
+            for kind in others:
+                runs = kind_runs(r, kind, variant)
+                seeds = common_seeds([runs, base], FIRST_THREE)
+                if len(seeds) < 2:
+                    cells.append("too few seeds")
+                    continue
+                p, low, high = improvement(run_matrix(runs, FIRST_THREE, seeds, r.aulc40),
+                                           run_matrix(base, FIRST_THREE, seeds, r.aulc40))
+                cells.append(f"{p:.2f} [{low:.2f}, {high:.2f}]")
+                better += [f"the {label} prior on {kind} data"] if low > 0.5 and len(seeds) >= VERDICT_SEEDS else []
+            rows.append([label, *cells])
+        lines += ["Which data, for each prior: the probability that a run on this kind of data beats a run of the "
+                  "same prior on one converged policy's data (single), AULC@40, averaged over the three tasks:", "",
+                  *table(["prior", *(f"P({kind} > single)" for kind in others)], rows), "",
+                  f"Ahead of the same prior on single data (the interval above 0.5, with {VERDICT_SEEDS} seeds or "
+                  f"more): {'; '.join(better) if better else 'none'}.", ""]
+    lines += ["Runs: `data_kinds/{single,replay,mixed-quality,two-policies}` (code at "
               f"{DATA_KINDS_ONLINE_COMMIT}; command: `bash benchmarks/dev/data_kinds_online.sh`).", ""]
-    return lines + data_kinds_1m(r, eight_task_sets(r)["ppo1m"])
+    return lines + data_kinds_1m(r, eight_task_sets(r)["ppo1m"], best and (best, leads[best][1]))
 
 
-def data_kinds_1m(r: Results, ppo1m: dict) -> List[str]:
-    """The 1M-step comparison of the DDPM with a cheaper prior on one dataset kind (`data_kinds/{kind}_1m`)."""
+def data_kinds_1m(r: Results, ppo1m: dict, best: Optional[tuple] = None) -> List[str]:
+    """The 1M-step comparison of the DDPM with a cheaper prior on one dataset kind (`data_kinds/{kind}_1m`);
+    `best`: (the kind where the DDPM led its best cheaper rival most at 40 iterations, that rival)."""
     lines = []
     for kind in DATA_KIND_NAMES:
         folder = f"data_kinds/{kind}_1m"
         if not os.path.isdir(os.path.join(r.dir, folder)):
             continue
+        rivals = {run.variant for run in r.runs(folder)} & set(PRIOR_VARIANTS) - {"ppo-dap"}
+        if len(rivals) != 1:  # a folder whose first runs are not finished yet
+            continue
+        (rival,) = rivals
         ddpm = r.select([folder], "ppo-dap", iterations=ONE_M_ITERATIONS)
-        (rival,) = {run.variant for run in r.runs(folder)} - {"ppo-dap"}
         other = r.select([folder], rival, iterations=ONE_M_ITERATIONS)
         label = PRIOR_VARIANTS[rival]
         rows = []
@@ -1021,15 +1033,17 @@ def data_kinds_1m(r: Results, ppo1m: dict) -> List[str]:
             p, low, high = improvement(run_matrix(ddpm, FIRST_THREE, seeds, r.final),
                                        run_matrix(other, FIRST_THREE, seeds, r.final))
             verdict = f"P(DDPM > {label}) over the three tasks: {p:.2f} [{low:.2f}, {high:.2f}]"
+        why = ("the dataset kind where the DDPM led its best cheaper rival most at 40 iterations, with that rival"
+               if best == (kind, rival) else f"the DDPM and the {label} prior on this kind of data")
+        run_seeds = sorted({key[1] for key in ddpm} | {key[1] for key in other})
         lines += [f"### At 1M steps: the DDPM and the {label} prior on the {kind} data", "",
-                  f"The dataset kind where the DDPM led its best cheaper rival most at 40 iterations, run to 1M steps "
-                  f"(488 iterations, no evaluation) with the DDPM and that rival. Final return: the mean of the last "
-                  f"100 training episodes; PPO's from its 1M runs of the eight-task table.", "",
+                  f"Runs to 1M steps (488 iterations, no evaluation) of {why}. Final return: the mean of the last "
+                  "100 training episodes; PPO's from its 1M runs of the eight-task table.", "",
                   *table(["task", "seeds", "PPO", "DDPM", label, f"DDPM / {label} [95%]",
                           f"per seed: {label} / DDPM"], rows), "",
                   f"{verdict}, seeds {seeds_of([(None, s) for s in seeds]) if seeds else 'none'}. Runs: "
                   f"`{folder}` (command: `KINDS={kind} VARIANTS=\"ppo-dap {rival}\" STEPS=1000000 EVAL_EVERY=0 "
-                  f"SUFFIX=_1m bash benchmarks/dev/data_kinds_online.sh \"1 2 3\"`).", ""]
+                  f"SUFFIX=_1m bash benchmarks/dev/data_kinds_online.sh \"{' '.join(map(str, run_seeds))}\"`).", ""]
     return lines
 
 

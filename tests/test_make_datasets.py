@@ -29,9 +29,10 @@ def tiny(monkeypatch):
 
 def test_four_kinds_with_their_parts_and_the_same_start_states(tmp_path, tiny):
     args = tiny(tmp_path)
-    args.priors, args.priors_dir = ["knn"], str(tmp_path / "results" / "priors")
+    args.priors = ["knn"]  # into the default folder: `priors` beside --runs-dir
     args.pretrain_flags = "--num-updates 20 --log-every 10 --hidden-dim 16 --knn-size 100"
     make_datasets.main(args)
+    assert args.priors_dir == str(tmp_path / "results" / "priors")
     load = lambda kind: dict(np.load(os.path.join(args.data_dir, kind, "Pendulum-v1.npz")))  # noqa: E731
     log = dict(np.load(os.path.join(args.data_dir, "Pendulum-v1_seed100_1m.npz")))
     single = load("single")
@@ -88,8 +89,16 @@ def test_four_kinds_with_their_parts_and_the_same_start_states(tmp_path, tiny):
     make_datasets.main(flat)
     assert (tmp_path / "shipped" / "Pendulum-v1-knn.pt").exists()
     assert logs == {name: os.path.getmtime(os.path.join(flat.data_dir, name)) for name in os.listdir(flat.data_dir)}
+    # a prior of the same name from other data is never taken for this one's, nor replaced
+    flat.kinds = ["single"]
+    before = (tmp_path / "shipped" / "Pendulum-v1-knn.pt").read_bytes()
+    with pytest.raises(SystemExit, match="Pendulum-v1-knn.pt exists and was not pretrained on .*single/Pendulum-v1.npz"):
+        make_datasets.main(flat)
+    assert (tmp_path / "shipped" / "Pendulum-v1-knn.pt").read_bytes() == before
     with pytest.raises(SystemExit, match="--flat puts the priors of one dataset kind in one folder; --kinds names 2"):
         make_datasets.main(make_datasets.Args(kinds=["single", "replay"], flat=True, data_dir=str(tmp_path / "d")))
+    with pytest.raises(SystemExit, match="--last-steps must be positive, got 0"):
+        make_datasets.main(make_datasets.Args(last_steps=0, data_dir=str(tmp_path / "d")))
 
 
 def test_an_unknown_kind_or_prior_is_refused_before_any_run(tmp_path):

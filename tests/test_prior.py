@@ -438,6 +438,9 @@ def test_last_steps_trains_on_the_log_tail_and_records_it(tmp_path, pendulum_dat
 def test_last_steps_beyond_the_log_is_refused(tmp_path, pendulum_dataset, last_steps, message):
     with pytest.raises(SystemExit, match=message):
         pretrain_prior.main(prior_args(pendulum_dataset, tmp_path, last_steps=last_steps))
+    one_short = pretrain_prior.main(prior_args(pendulum_dataset, tmp_path, num_updates=5, log_every=5, last_steps=1023,
+                                               output=str(tmp_path / "one_short.pt")))
+    assert load_prior(one_short).provenance["transitions"] == 1024  # the cut falls in the first episode: kept whole
     flags = {k: v for k, v in good_arrays().items() if k not in ("terminations", "truncations")}
     with pytest.raises(SystemExit, match="--last-steps needs episode flags"):
         pretrain_prior.main(prior_args(write_npz(tmp_path / "flat.npz", **flags), tmp_path, last_steps=10))

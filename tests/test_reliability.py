@@ -192,6 +192,7 @@ def test_pretraining_refuses_to_overwrite_unless_asked(tmp_path, pendulum_rollou
 
 
 def test_pretraining_default_output_is_where_ppo_dap_looks_from_any_folder(tmp_path, pendulum_rollouts, monkeypatch):
+    assert ppo_dap.PRIORS_DIR is pretrain_prior.PRIORS_DIR == os.path.join(ROOT, "priors")  # one definition
     monkeypatch.chdir(tmp_path)  # not the scripts' folder
     monkeypatch.setattr(pretrain_prior, "PRIORS_DIR", str(tmp_path / "scripts" / "priors"))  # the folder beside them
     monkeypatch.setattr(ppo_dap, "PRIORS_DIR", pretrain_prior.PRIORS_DIR)

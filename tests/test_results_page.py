@@ -156,8 +156,11 @@ def test_the_1m_dataset_kind_comparison_on_hand_made_runs(tmp_path):
     r = results.Results(str(tmp_path))
     ppo1m = {("Walker2d-v4", 1): write_run(tmp_path / "ppo", "Walker2d-v4", "ppo", 1, [(0, 100.0)])}
     ppo1m = {k: results.Run(k[0], "ppo", 1, str(v)) for k, v in ppo1m.items()}
-    lines = results.data_kinds_1m(r, ppo1m)
+    lines = results.data_kinds_1m(r, ppo1m, ("two-policies", "gmm-prior"))
     assert lines[0] == "### At 1M steps: the DDPM and the GMM prior on the two-policies data"
+    assert "where the DDPM led its best cheaper rival most at 40 iterations" in lines[2]
+    assert "the GMM prior on this kind of data" in results.data_kinds_1m(r, ppo1m, ("single", "gmm-prior"))[2]
+    assert lines[-2].endswith('data_kinds_online.sh "1 2 3"`).')  # the seeds that ran
     rows = {line.split(" | ")[0][2:]: line.split(" | ") for line in lines if line.startswith("| ") and "-v4" in line}
     assert rows["Walker2d-v4"][1:5] == ["1-3", "100 (1 seeds)", "40", "30"]  # seeds, PPO, DDPM, GMM means
     assert rows["Walker2d-v4"][5].startswith(f"{np.mean([3, 2, 50 / 60]):.2f}x")  # mean per-seed ratio
@@ -192,11 +195,13 @@ def test_the_dataset_kind_verdict_on_hand_made_runs(tmp_path):
     (verdict,) = [line for line in lines if line.startswith("**single**")]
     assert "**single**: the DDPM is ahead of GMM, Gaussian, retrieval." in verdict
     assert "**replay**: the DDPM is behind GMM, retrieval; not distinguishable from Gaussian." in verdict
-    assert "largest on **single** (1.00)" in verdict and "earns its cost only on single data" in verdict
+    assert "largest on **single** (1.00, against the " in verdict and "earns its cost only on single data" in verdict
     assert verdict.endswith("Seeds in the verdict (those every task and prior kind has): 1-5.")
     assert "| DDPM | 0.00 [0.00, 0.00] |" in lines  # P(replay > single) for the DDPM: 2 against 4 on every seed
     assert "| GMM | 0.50 [0.50, 0.50] |" in lines and "| retrieval | 1.00 [1.00, 1.00] |" in lines
-    assert "Ahead of the same prior on single data (the interval above 0.5): the retrieval prior on replay data." in lines
+    assert "Ahead of the same prior on single data (the interval above 0.5, with 5 seeds or more): the retrieval " \
+        "prior on replay data." in lines
+    assert lines[-1] == "" and not any(line.startswith("### At 1M") for line in lines)  # no 1M runs here
     (row,) = [line for line in lines if line.startswith("| replay (")]
     assert row == "| replay (a learning run's whole log) | 0.00 [0.00, 0.00]; 0.00 [0.00, 0.00] | " \
                   "0.50 [0.50, 0.50]; 0.50 [0.50, 0.50] | 0.00 [0.00, 0.00]; 0.00 [0.00, 0.00] |"

@@ -388,6 +388,8 @@ def test_pretraining_stopped_and_resumed_gives_the_same_prior(tmp_path, pendulum
     monkeypatch.undo()
     with pytest.raises(SystemExit, match="--num-updates 300 differs"):
         pretrain_prior.main(prior_args(pendulum_data, tmp_path, output=output, num_updates=300, resume=True))
+    del checkpoint["args"]["last_steps"]  # a checkpoint from before the flag resumes: it ran with the default
+    pretrain_prior.save_checked(f"{output}.ckpt", checkpoint, pretrain_prior.PRETRAIN_CHECKPOINT_FORMAT)
     pretrain_prior.main(prior_args(pendulum_data, tmp_path, output=output, checkpoint_every=30, resume=True))
     assert not os.path.exists(f"{output}.ckpt")
     a, b = pretrain_prior.load_prior(straight), pretrain_prior.load_prior(output)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# A resumable batch of compare.py calls, one (task, seed) per call, each call's folder ({out}/{env}_seed{seed})
-# committed as it ends, so an interrupted batch keeps what it finished: a committed folder counts as finished
-# and is kept on the next start, any other is made again. The other arguments go to every compare.py call.
+# A resumable batch of compare.py calls, one (task, seed) per call, each call's folder ({out}/{env}_seed{seed},
+# OUT relative to the repository root) git-committed as it ends, so an interrupted batch keeps what it
+# finished: a folder in the last commit counts as finished and is kept on the next start, any other is made
+# again. The other arguments go to every compare.py call.
 #   bash benchmarks/dev/batch.sh benchmarks/results/X "6 7 8 9 10" "Walker2d-v4 Hopper-v4" --variants ppo ppo-dap
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -11,15 +12,18 @@ shift 3
 for seed in $seeds; do
   for env in $envs; do
     dir=$out/${env}_seed$seed
-    git ls-files --error-unmatch "$dir/runs.csv" > /dev/null 2>&1 && { echo "$dir committed, kept"; continue; }
+    git cat-file -e "HEAD:$dir/runs.csv" 2> /dev/null && { echo "$dir committed, kept"; continue; }
     rm -rf "$dir" && mkdir -p "$(dirname "$dir")"  # an interrupted or failed call's runs
     python benchmarks/compare.py --env-ids "$env" --seeds "$seed" --out-dir "$dir" "$@" > "$dir.log" 2>&1 \
       || { cat "$dir.log"; exit 1; }
     mv "$dir.log" "$dir/compare.log"
+    committed=
     for try in 1 2 3 4 5; do  # the index may be busy for a moment
-      git add "$dir" && git commit -q --only "$dir" -m "Runs: ${out#benchmarks/results/}, $env, seed $seed" && break
+      git add "$dir" && git commit -q --only "$dir" -m "Runs: ${out#benchmarks/results/}, $env, seed $seed" \
+        && committed=1 && break
       sleep 5
     done
+    [ -n "$committed" ] || { echo "error: $dir finished but could not be committed; commit it by hand." >&2; exit 1; }
     echo "$dir committed"
   done
 done
