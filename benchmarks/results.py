@@ -557,6 +557,13 @@ def aggregates(m: dict) -> dict:
 def improvement(x: np.ndarray, y: np.ndarray) -> tuple:
     """(P(X > Y), low, high): the probability of improvement of scores x over y [runs, tasks] with its
     stratified-bootstrap 95% interval (runs resampled within each task, x and y independently)."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    return seeded_improvement(x.tobytes(), x.shape, y.tobytes(), y.shape)
+
+
+@functools.lru_cache(maxsize=None)  # the bootstrap is seeded: the same scores give the same answer
+def seeded_improvement(x: bytes, x_shape: tuple, y: bytes, y_shape: tuple) -> tuple:
+    x, y = np.frombuffer(x).reshape(x_shape), np.frombuffer(y).reshape(y_shape)
     point, interval = seeded_interval_estimates({"x>y": (x, y)}, probability_of_improvement, seed=1)
     return (point["x>y"], *interval["x>y"][:, 0])
 

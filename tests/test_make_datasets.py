@@ -76,7 +76,7 @@ def test_four_kinds_with_their_parts_and_the_same_start_states(tmp_path, tiny):
     other = {k: v["sha256"] for k, v in json.load(open(tmp_path / "again" / "results" / "datasets.json"))["files"].items()}
     assert len(other) == 4 and other == {k: v["sha256"] for k, v in record["files"].items() if k in other}
 
-    # --flat: one kind's priors where ppo_dap.py looks; a lost one is remade, nothing else redone
+    # --flat: one kind's priors where ppo_dap.py looks, from the kept logs and datasets
     flat = tiny(tmp_path / "again")
     flat.kinds, flat.priors, flat.priors_dir, flat.flat = ["two-policies"], ["knn"], str(tmp_path / "shipped"), True
     flat.pretrain_flags = args.pretrain_flags
@@ -84,11 +84,6 @@ def test_four_kinds_with_their_parts_and_the_same_start_states(tmp_path, tiny):
     shipped = load_prior(str(tmp_path / "shipped" / "Pendulum-v1-knn.pt"))
     by_kind = load_prior(prior_file(os.path.join(args.priors_dir, "two-policies"), "Pendulum-v1", "knn"))
     assert torch.equal(shipped.keys, by_kind.keys) and torch.equal(shipped.values, by_kind.values)
-    logs = {name: os.path.getmtime(os.path.join(flat.data_dir, name)) for name in os.listdir(flat.data_dir)}
-    os.remove(tmp_path / "shipped" / "Pendulum-v1-knn.pt")
-    make_datasets.main(flat)
-    assert (tmp_path / "shipped" / "Pendulum-v1-knn.pt").exists()
-    assert logs == {name: os.path.getmtime(os.path.join(flat.data_dir, name)) for name in os.listdir(flat.data_dir)}
     # a prior of the same name from other data is never taken for this one's, nor replaced
     flat.kinds = ["single"]
     before = (tmp_path / "shipped" / "Pendulum-v1-knn.pt").read_bytes()
