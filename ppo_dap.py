@@ -37,7 +37,7 @@ from torch.distributions.normal import Normal
 
 from pretrain_prior import (PRIORS_DIR, ActionPrior, InterruptFlag, all_finite, atomic_write, check_finite_flags,
                             check_same_setup, check_writable_dir, env_spaces, library_versions, load_checked, load_prior,
-                            portable_command, rng_state, save_checked, set_rng_state, sha256)
+                            portable_command, prior_file, rng_state, save_checked, set_rng_state, sha256)
 
 
 
@@ -348,7 +348,7 @@ PROPOSAL_VAR_FLOOR = 1e-2  # (d) floor of the reweighted proposals' variance v(s
 def load_checked_prior(args: Args, obs_dim: int, act_dim: int, device) -> ActionPrior:
     """The pretrained prior for `args.env_id`; stops with one sentence when it is missing or was made
     for another environment or other dimensions. Only this checkpoint is opened, never a dataset."""
-    path = args.prior_path or os.path.join(PRIORS_DIR, f"{args.env_id}.pt")
+    path = args.prior_path or prior_file(PRIORS_DIR, args.env_id, "diffusion")
     if not os.path.isfile(path):
         raise SystemExit(
             f"error: no prior checkpoint at {path}; make one with `python ppo_dap.py --env-id {args.env_id} --seed 100 "
