@@ -2,13 +2,12 @@
 runs with recorded seeds. For each task:
 
   single         one converged policy: the episodes that end in the last 300k steps of a 1M-step PPO run
-                 (seed 100), the recipe of the shipped Hopper-v4 and HalfCheetah-v4 priors;
-  replay         the whole log of a learning run: every transition of a 300k-step PPO run (seed 100), the
-                 recipe of the other shipped priors;
+                 (seed 100);
+  replay         the whole log of a learning run: every transition of a 300k-step PPO run (seed 100);
   mixed-quality  equal parts of the converged policy (the 1M run's final actor) and of a policy part-way to
                  converged (the 300k run's final actor), each acting from the same start states;
   two-policies   equal parts of two converged policies (the final actors of 1M runs with seeds 100 and 101),
-                 from the same start states.
+                 from the same start states: the recipe of the shipped priors.
 
 The behaviour runs that the kinds asked for need (NEEDS) are plain `ppo_dap.py --imitation-coef 0` runs, two
 at a time; their run folders, with the final actor in model.pt, go to `--runs-dir`, their rollout logs to
@@ -21,9 +20,11 @@ sizes, mean episode returns and the machine, so a rerun on the same CPU can be c
     python benchmarks/make_datasets.py --env-ids Walker2d-v4 Hopper-v4 HalfCheetah-v4 --data-dir data/data_kinds \
         --runs-dir benchmarks/results/data_kinds/behaviour --priors diffusion gmm gaussian knn
 
-With `--flat`, the priors of one kind go where ppo_dap.py looks (the DDPM as priors/{env_id}.pt):
+With `--flat`, the priors of one kind go where ppo_dap.py looks (the DDPM as priors/{env_id}.pt); the shipped
+priors were made so, for each of the eight tasks:
 
-    python benchmarks/make_datasets.py --env-ids Hopper-v5 --kinds two-policies --priors diffusion --flat
+    python benchmarks/make_datasets.py --env-ids Hopper-v4 --kinds two-policies --priors diffusion gmm gaussian knn \
+        --data-dir data/data_kinds --runs-dir benchmarks/results/data_kinds/behaviour --priors-dir priors --flat
 """
 
 import json
