@@ -27,6 +27,7 @@ priors were made so, for each of the eight tasks:
         --data-dir data/data_kinds --runs-dir benchmarks/results/data_kinds/behaviour --priors-dir priors --flat
 """
 
+import functools
 import json
 import os
 import platform
@@ -169,7 +170,7 @@ def pretrain(args: Args, dataset: str, env_id: str, kind: str, prior: str) -> No
     from the dataset, with `pretrain_prior.py`'s defaults (kept if it exists)."""
     output = prior_file(args.priors_dir if args.flat else os.path.join(args.priors_dir, kind), env_id, prior)
     if os.path.exists(output):  # kept, if it was made from this dataset
-        if load_prior(output).provenance.get("dataset_sha256") != sha256(dataset):
+        if load_prior(output).provenance.get("dataset_sha256") != file_sha256(dataset):
             raise SystemExit(f"error: {output} exists and was not pretrained on {dataset}; remove it or choose "
                              "another --priors-dir.")
         return
@@ -179,6 +180,12 @@ def pretrain(args: Args, dataset: str, env_id: str, kind: str, prior: str) -> No
     print(f"{output} written", flush=True)
 
 
+@functools.lru_cache(maxsize=None)
+def file_sha256(path: str) -> str:
+    """A file's sha256, read once per `main` call: a log or dataset does not change after it is written."""
+    return sha256(path)
+
+
 def record(args: Args, paths: List[str]) -> None:
     """Write {runs_dir}/../datasets.json: each file's sha256, transitions and mean episode return, the machine."""
     out = os.path.join(os.path.dirname(os.path.abspath(args.runs_dir)), "datasets.json")
@@ -186,7 +193,7 @@ def record(args: Args, paths: List[str]) -> None:
     for path in paths:
         data = np.load(path)
         entries[os.path.relpath(path, args.data_dir)] = {
-            "sha256": sha256(path), "transitions": int(len(data["rewards"])),
+            "sha256": file_sha256(path), "transitions": int(len(data["rewards"])),
             "mean_episode_return": mean_episode_return(dict(data))}
     cpu = [line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")][:1]
     machine = f"{cpu[0] if cpu else platform.machine()}, torch {torch.__version__}, gymnasium {gym.__version__}"
@@ -195,6 +202,7 @@ def record(args: Args, paths: List[str]) -> None:
 
 
 def main(args: Args) -> None:
+    file_sha256.cache_clear()  # files may have changed since an earlier call in this process
     unknown = [k for k in args.kinds if k not in KINDS]
     if unknown:
         raise SystemExit(f"error: --kinds {' '.join(unknown)} unknown; choose from {', '.join(KINDS)}.")

@@ -105,7 +105,7 @@ def test_the_aggregates_on_hand_made_runs_match_a_hand_computation(tmp_path):
     for env in results.TASKS:
         for variant, values in (("ppo", ppo[env]), ("ppo-dap", dap[env])):
             for seed, value in enumerate(values, start=1):
-                run = base / "aulc40_shared_out" / "runs" / env / variant / f"{env}__{variant}__{seed}__1000"
+                run = base / "eight_tasks_final_40it" / "runs" / env / variant / f"{env}__{variant}__{seed}__1000"
                 run.mkdir(parents=True)
                 run.joinpath("progress.csv").write_text("iteration,charts/episodic_return\n"
                                                         + "".join(f"{i},{value}\n" for i in range(1, 41)))
@@ -205,3 +205,26 @@ def test_the_dataset_kind_verdict_on_hand_made_runs(tmp_path):
     (row,) = [line for line in lines if line.startswith("| replay (")]
     assert row == "| replay (a learning run's whole log) | 0.00 [0.00, 0.00]; 0.00 [0.00, 0.00] | " \
                   "0.50 [0.50, 0.50]; 0.50 [0.50, 0.50] | 0.00 [0.00, 0.00]; 0.00 [0.00, 0.00] |"
+
+
+def test_same_priors_names_each_prior_whose_weights_or_config_differ(tmp_path):
+    import torch
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    for name in ("Hopper-v4.pt", "Hopper-v4-gmm.pt", "Hopper-v4-gaussian.pt", "Hopper-v4-knn.pt"):
+        shutil.copy(os.path.join(ROOT, "priors", name), a / name)
+        shutil.copy(os.path.join(ROOT, "priors", name), b / name)
+    assert results.same_priors(str(a), str(b), ["Hopper-v4"]) == []
+    gmm = torch.load(b / "Hopper-v4-gmm.pt", weights_only=False)
+    first = next(iter(gmm["state_dict"]))
+    gmm["state_dict"][first].view(-1)[0] += 1e-6  # one number of one tensor
+    torch.save(gmm, b / "Hopper-v4-gmm.pt")
+    ddpm = torch.load(b / "Hopper-v4.pt", weights_only=False)
+    ddpm["config"]["hidden_dim"] += 1  # the same tensors cannot be another network
+    torch.save(ddpm, b / "Hopper-v4.pt")
+    assert results.same_priors(str(a), str(b), ["Hopper-v4"]) == ["Hopper-v4.pt", "Hopper-v4-gmm.pt"]
+
+
+def test_dataset_flag_reads_the_pretraining_command():
+    command = "pretrain_prior.py --dataset data/x/two-policies/Ant-v4.npz --env-id Ant-v4 --output priors/Ant-v4.pt"
+    assert results.dataset_flag(command) == "data/x/two-policies/Ant-v4.npz"
