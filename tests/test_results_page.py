@@ -90,7 +90,8 @@ def test_gain_is_a_ratio_unless_a_baseline_is_not_positive():
 
 def test_the_aggregates_on_hand_made_runs_match_a_hand_computation(tmp_path):
     """40-iteration PPO and PPO-DAP runs on the eight tasks, 4 seeds, each with one training return in every
-    iteration (so its AULC@40 is that return): the normalised scores, their IQM (the mean of the middle half
+    iteration (so its AULC@40 is that return; PPO's seeds 1-2 in an earlier folder, beside PPO-DAP runs with
+    the earlier priors, which must not be read): the normalised scores, their IQM (the mean of the middle half
     of the task x seed scores) and P(PPO-DAP > PPO) (per task, the share of run pairs PPO-DAP wins, averaged
     over tasks) by hand. On Ant-v4 PPO stays below the random policy: no scale, so it is left out of the
     normalised scores, but not of P, which needs none."""
@@ -102,10 +103,13 @@ def test_the_aggregates_on_hand_made_runs_match_a_hand_computation(tmp_path):
     dap["Swimmer-v4"] = ppo["Swimmer-v4"][[1, 0, 3, 2]]  # the same values, other seeds
     dap["InvertedPendulum-v4"] = ppo["InvertedPendulum-v4"] + np.array([1.0, -1.0, 1.0, -1.0]) * 1e-3
     base = tmp_path / "benchmarks" / "results"
+    decoy = {env: values + 1000.0 for env, values in dap.items()}  # PPO-DAP with the earlier priors: not read
     for env in results.TASKS:
-        for variant, values in (("ppo", ppo[env]), ("ppo-dap", dap[env])):
-            for seed, value in enumerate(values, start=1):
-                run = base / "eight_tasks_final_40it" / "runs" / env / variant / f"{env}__{variant}__{seed}__1000"
+        for variant, values, folders in (("ppo", ppo[env], ["aulc40_shared_out"] * 2 + ["eight_tasks_final_40it"] * 2),
+                                         ("ppo-dap", dap[env], ["eight_tasks_final_40it"] * 4),
+                                         ("ppo-dap", decoy[env], ["aulc40_shared_out"] * 4)):
+            for seed, (value, folder) in enumerate(zip(values, folders), start=1):
+                run = base / folder / "runs" / env / variant / f"{env}__{variant}__{seed}__1000"
                 run.mkdir(parents=True)
                 run.joinpath("progress.csv").write_text("iteration,charts/episodic_return\n"
                                                         + "".join(f"{i},{value}\n" for i in range(1, 41)))
@@ -228,3 +232,15 @@ def test_same_priors_names_each_prior_whose_weights_or_config_differ(tmp_path):
 def test_dataset_flag_reads_the_pretraining_command():
     command = "pretrain_prior.py --dataset data/x/two-policies/Ant-v4.npz --env-id Ant-v4 --output priors/Ant-v4.pt"
     assert results.dataset_flag(command) == "data/x/two-policies/Ant-v4.npz"
+
+
+def test_not_on_dataset_names_each_prior_pretrained_on_other_data():
+    import json
+    record = json.load(open(os.path.join(ROOT, "benchmarks", "results", "data_kinds", "datasets.json")))
+    priors = os.path.join(ROOT, "priors")
+    assert results.not_on_dataset(priors, ["Hopper-v4", "Ant-v4"], record, "two-policies") == []
+    assert results.not_on_dataset(priors, ["Hopper-v4"], record, "single") == [
+        "Hopper-v4.pt", "Hopper-v4-gmm.pt", "Hopper-v4-gaussian.pt", "Hopper-v4-knn.pt"]
+    record["files"]["two-policies/Ant-v4.npz"]["sha256"] = "0" * 64  # another Ant-v4 dataset
+    assert results.not_on_dataset(priors, ["Hopper-v4", "Ant-v4"], record, "two-policies") == [
+        "Ant-v4.pt", "Ant-v4-gmm.pt", "Ant-v4-gaussian.pt", "Ant-v4-knn.pt"]

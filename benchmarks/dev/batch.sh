@@ -5,11 +5,11 @@
 # again. The other arguments go to every compare.py call.
 #   bash benchmarks/dev/batch.sh benchmarks/results/X "6 7 8 9 10" "Walker2d-v4 Hopper-v4" --variants ppo ppo-dap
 # With PER_SEED=1, one call per seed runs all the tasks (folder {out}/seed{seed}), so that a launcher with
-# several CPUs is never left waiting for one task's slowest run.
+# several CPUs is less often idle, waiting for one task's slowest run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [ $# -ge 3 ] || { echo "usage: bash benchmarks/dev/batch.sh OUT \"SEEDS\" \"ENV_IDS\" [compare.py flags]" >&2; exit 2; }
-out=$1 seeds=$2 envs=$3
+out=${1%/} seeds=$2 envs=$3
 shift 3
 
 call() {  # call FOLDER SEED ENV_ID... -- COMPARE_FLAGS...
@@ -24,7 +24,7 @@ call() {  # call FOLDER SEED ENV_ID... -- COMPARE_FLAGS...
   mv "$dir.log" "$dir/compare.log"
   local committed=
   for try in 1 2 3 4 5; do  # the index may be busy for a moment
-    git add "$dir" && git commit -q --only "$dir" -m "Runs: ${dir#benchmarks/results/}, seed $seed" \
+    git add "$dir" && git commit -q --only "$dir" -m "Runs: ${dir#benchmarks/results/}" \
       && committed=1 && break
     sleep 5
   done
@@ -33,7 +33,7 @@ call() {  # call FOLDER SEED ENV_ID... -- COMPARE_FLAGS...
 }
 
 for seed in $seeds; do
-  if [ -n "${PER_SEED:-}" ]; then
+  if [ "${PER_SEED:-0}" = 1 ]; then
     call "$out/seed$seed" "$seed" $envs -- "$@"
   else
     for env in $envs; do call "$out/${env}_seed$seed" "$seed" "$env" -- "$@"; done
