@@ -74,8 +74,9 @@ FOLDERS: Dict[str, Folder] = {
         "21cd888"),
     "eight_tasks_final_40it": Folder(
         "PPO-DAP with the shipped priors (two-policies data) at 40 iterations, the eight tasks, seeds 1-10, one call "
-        "per seed on a local Ray instance; PPO beside it for seeds 6-10 (PPO reads no prior, and its seeds 1-5 in "
-        "aulc40_shared_out and eight_tasks_40it give the same numbers bit for bit on this machine, as checked on Hopper-v4 and Swimmer-v4, seed 1)",
+        "per seed on a local Ray instance; PPO beside it for seeds 6-10 (PPO reads no prior, so its seeds 1-5 come "
+        "from aulc40_shared_out and eight_tasks_40it: a PPO run of seed 1 on Hopper-v4 and on Swimmer-v4 made with "
+        "this code on this machine gave their AULC@40 and final return to the last digit)",
         "ray start --head --num-cpus 2; PER_SEED=1 bash benchmarks/dev/batch.sh benchmarks/results/eight_tasks_final_40it "
         "\"1 2 3 4 5\" \"$TASKS\" --variants ppo-dap --launcher ray --ray-address auto; the same for \"6 7 8 9 10\" with "
         "--variants ppo ppo-dap", "a7f528c"),
@@ -608,7 +609,7 @@ def performance_profile(r: Results, path: str) -> None:
         for label in ("PPO", "PPO-DAP"):
             ax.plot(taus, profiles[label], label=label)
             ax.fill_between(taus, bands[label][0], bands[label][1], alpha=0.25)
-        ax.set_xlabel(f"normalised {name} (0: random policy, 1: PPO's mean)")
+        ax.set_xlabel("normalised score (0: random policy, 1: PPO's mean)")
         ax.set_ylabel("fraction of runs with score > tau")
         ax.set_title(f"{name}, {len(m['tasks'])} tasks x {len(m['seeds'])} seeds")
         ax.grid(alpha=0.3)
@@ -1111,6 +1112,8 @@ def data_kinds_1m(r: Results, ppo1m: dict, best: Optional[tuple] = None) -> List
             ppo = [r.final(run) for run in of_env(ppo1m, env).values()]
             rows.append([env, seeds_of(keys), f"{np.mean(ppo):.0f} ({len(ppo)} seeds)" if ppo else "not run",
                          f"{t.mean():.0f}", f"{b.mean():.0f}", gain(b, t), per_seed(keys, b, t)])
+        if not rows:  # no pair of finished runs yet
+            continue
         seeds = common_seeds([ddpm, other], FIRST_THREE)
         verdict = f"Too few seeds for P(DDPM > {label})"
         if len(seeds) >= 2:
