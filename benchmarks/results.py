@@ -738,7 +738,9 @@ def gpu_sps(r: Results, name: str) -> float:
     return float(lines[-1].split("| SPS ")[1].split()[0])
 
 
-def load_prior(path: str) -> dict:
+def prior_checkpoint(path: str) -> dict:
+    """A prior file as `pretrain_prior.save_prior` wrote it ({config, state_dict, env_id, provenance}), read
+    raw: this page compares and quotes priors, it never builds one (that is `pretrain_prior.load_prior`)."""
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
@@ -748,7 +750,7 @@ def same_priors(a_dir: str, b_dir: str, envs: List[str]) -> List[str]:
     differ = []
     for env in envs:
         for kind in PRIOR_KINDS:
-            a, b = (load_prior(prior_file(d, env, kind)) for d in (a_dir, b_dir))
+            a, b = (prior_checkpoint(prior_file(d, env, kind)) for d in (a_dir, b_dir))
             same = a["config"] == b["config"] and a["state_dict"].keys() == b["state_dict"].keys() and all(
                 torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
             if not same:
@@ -759,9 +761,13 @@ def same_priors(a_dir: str, b_dir: str, envs: List[str]) -> List[str]:
 def not_on_dataset(priors_dir: str, envs: List[str], record: dict, kind: str) -> List[str]:
     """The prior files (every kind of `envs`) whose provenance sha256 is not that of their task's `kind`
     dataset in `record` (datasets.json); [] when all were pretrained on it."""
-    paths = [prior_file(priors_dir, env, prior) for env in envs for prior in PRIOR_KINDS]
-    return [os.path.basename(path) for path, env in zip(paths, [e for e in envs for _ in PRIOR_KINDS])
-            if load_prior(path)["provenance"]["dataset_sha256"] != record["files"][f"{kind}/{env}.npz"]["sha256"]]
+    other = []
+    for env in envs:
+        for prior in PRIOR_KINDS:
+            path = prior_file(priors_dir, env, prior)
+            if prior_checkpoint(path)["provenance"]["dataset_sha256"] != record["files"][f"{kind}/{env}.npz"]["sha256"]:
+                other.append(os.path.basename(path))
+    return other
 
 
 def dataset_flag(command: str) -> str:
@@ -776,18 +782,18 @@ def section_data(r: Results) -> List[str]:
     record = json.load(open(os.path.join(r.dir, "data_kinds", "datasets.json")))
     rows = []
     for env in TASKS:
-        prov = load_prior(prior_file(os.path.join(r.root, "priors"), env, "diffusion"))["provenance"]
+        prov = prior_checkpoint(prior_file(os.path.join(r.root, "priors"), env, "diffusion"))["provenance"]
         ppo_final = np.mean([r.final(v) for v in of_env(s["ppo1m"], env).values()])
         data_return = prov.get("mean_episode_return")
         part = f", the episodes of its last {prov['last_steps']:,} steps" if prov.get("last_steps") else ""
         rows.append([env, f"`{dataset_flag(prov['command'])}`{part}", prov["dataset_sha256"][:12],
                      f"{prov['transitions']:,}", f"{data_return:.0f}", f"{ppo_final:.0f}",
                      "yes" if data_return >= ppo_final else "no", f"{prov['heldout_loss']:.4f}"])
-    below = [row[0] for row in rows if row[6] == "no"]
+    held, below = ([row[0] for row in rows if row[6] == answer] for answer in ("yes", "no"))
     other_data = not_on_dataset(os.path.join(r.root, "priors"), TASKS, record, "two-policies")
     recipe = (f"All {len(TASKS) * len(PRIOR_KINDS)} shipped priors (four kinds for each task) were pretrained on "
-              "their task's "
-              "two-policies dataset: the sha256 in each one's provenance is that dataset's in `datasets.json`."
+              "their task's two-policies dataset: the sha256 in each one's provenance is that dataset's in "
+              "`datasets.json`."
               if not other_data else "These shipped priors were not pretrained on their task's two-policies "
               f"dataset (the sha256 in their provenance is another): {', '.join(other_data)}.")
     differ = same_priors(os.path.join(r.root, "priors"), os.path.join(r.dir, "data_kinds", "priors", "two-policies"),
@@ -823,7 +829,7 @@ def section_data(r: Results) -> List[str]:
             "--priors-dir priors --flat` (the first three tasks' files were made by the same pretraining for the "
             "dataset-kind comparison and copied; the behaviour runs are in `data_kinds/behaviour`). " + recipe
             + " Each DDPM prior's provenance, against PPO's mean final return at 1M (the rule holds for "
-            f"{', '.join(r[0] for r in rows if r[6] == 'yes') or 'none of them'}):", "",
+            f"{', '.join(held) or 'none of them'}):", "",
             *table(["task", "`--dataset` of its pretraining", "sha256", "transitions", "mean episode return of the data",
                     "PPO's final return at 1M", "data above PPO's 1M return", "held-out denoising loss"], rows), "",
             *([f"On {', '.join(below)} the data's mean return is below PPO's at 1M, so the rule does not hold: "
