@@ -100,7 +100,7 @@ class Args:
     pool_seeds: List[int] = field(default_factory=list)
     """with --pool-runs: tabulate only the runs of these seeds (default: every seed in the files)"""
     eval_every: int = 0
-    """with N > 0, each run evaluates deterministically every N steps (eval.csv) and the tables add the paper's ALC@40 (use 5000)"""
+    """with N > 0, each run evaluates deterministically every N steps (eval.csv) and the tables add the paper's ALC@40 (the paper: 5000, with --total-timesteps of at least 200704 to reach epoch 40)"""
     alc_epochs: int = 40
     """the N of the paper's ALC@N (epochs of --eval-every steps); runs that evaluated fewer epochs give ALC over those they have, named so"""
 
@@ -397,7 +397,9 @@ def common_lengths(args: Args, runs: list) -> tuple:
         print(f"AULC@{aulc_n} in place of AULC@{args.aulc_iterations}: the shortest run has {aulc_n} iterations.")
     if evaluated and alc_n < args.alc_epochs:
         print(f"ALC@{alc_n} in place of the paper's ALC@{args.alc_epochs}: the runs evaluated up to epoch {alc_n} "
-              f"only (ALC@{args.alc_epochs} needs evaluations up to {args.alc_epochs} x --eval-every steps).")
+              f"only (ALC@{args.alc_epochs} needs an evaluation at or past step {args.alc_epochs} x --eval-every, so "
+              "--total-timesteps, rounded down to whole iterations, must reach that step; e.g. the paper's ALC@40 "
+              "with --eval-every 5000 and 2048-step iterations needs --total-timesteps 200704, not 200000).")
     return aulc_n, alc_n
 
 

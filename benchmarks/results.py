@@ -80,6 +80,13 @@ FOLDERS: Dict[str, Folder] = {
         "ray start --head --num-cpus 2; PER_SEED=1 bash benchmarks/dev/batch.sh benchmarks/results/eight_tasks_final_40it "
         "\"1 2 3 4 5\" \"$TASKS\" --variants ppo-dap --launcher ray --ray-address auto; the same for \"6 7 8 9 10\" with "
         "--variants ppo ppo-dap", "a7f528c"),
+    "eight_tasks_final_200k": Folder(
+        "PPO and PPO-DAP with the shipped priors (two-policies data) for 98 iterations (200,704 steps, the first "
+        "that reach epoch 40), evaluated deterministically every 5,000 steps (10 episodes), on the first three "
+        "tasks, seeds 1-10, one call per seed on a local Ray instance: the paper's ALC@40",
+        "ray start --head --num-cpus 2; PER_SEED=1 bash benchmarks/dev/batch.sh benchmarks/results/eight_tasks_final_200k "
+        "\"1 2 3 4 5 6 7 8 9 10\" \"Walker2d-v4 Hopper-v4 HalfCheetah-v4\" --variants ppo ppo-dap --total-timesteps "
+        "200704 --eval-every 5000 --launcher ray --ray-address auto", "7f9e801"),
     "eight_tasks_40it_shared_out_h100": Folder(
         "PPO-DAP at 40 iterations, the five other tasks, seeds 1-5",
         "python benchmarks/compare.py --env-ids Ant-v4 Humanoid-v4 Swimmer-v4 InvertedPendulum-v4 "
@@ -408,7 +415,6 @@ def anchor(name: str) -> str:
 
 PPO_1M = ["shared_out_1m", "hopper_1m", "walker_1m", "release_1m_side_by_side", "default_1m",
           "strong_prior_1m_side_by_side", "eight_tasks_1m"]
-PPO_EVAL = ["shared_out_1m", "release_1m", "release_1m_side_by_side", "default_1m", "strong_prior_1m_side_by_side"]
 
 
 def forty(r: Results, folders: List[str], variant: str) -> dict:
@@ -416,19 +422,14 @@ def forty(r: Results, folders: List[str], variant: str) -> dict:
 
 
 def eight_task_sets(r: Results) -> dict:
-    """The current code's runs of the eight-task table: 40 iterations (the shipped priors) and 1M (the priors of
-    EARLIER_PRIORS), PPO and PPO-DAP."""
+    """The current code's runs of the eight-task table, PPO and PPO-DAP: 40 iterations and 200k steps evaluated
+    every 5,000 (the paper's ALC@40) with the shipped priors; 1M with the priors of EARLIER_PRIORS."""
     ppo40 = forty(r, ["eight_tasks_final_40it", "aulc40_shared_out", "eight_tasks_40it"], "ppo")
     dap40 = forty(r, ["eight_tasks_final_40it"], "ppo-dap")
     ppo1m = r.select(PPO_1M, "ppo", iterations=ONE_M_ITERATIONS)
     dap1m = r.select(["shared_out_1m"], "ppo-dap", iterations=ONE_M_ITERATIONS)
-    ppo_eval = {}  # PPO's runs that evaluated up to epoch 40: 1M runs, or the first 98 iterations rerun
-    for variant in ("ppo", "ppo-eval"):
-        for folder in PPO_EVAL:
-            for run in r.runs(folder):
-                if run.variant == variant and (run.env, run.seed) not in ppo_eval and r.alc40(run) is not None:
-                    ppo_eval[(run.env, run.seed)] = run
-    dap_eval = {k: v for k, v in dap1m.items() if r.alc40(v) is not None}
+    ppo_eval, dap_eval = ({k: v for k, v in r.select(["eight_tasks_final_200k"], variant).items()
+                           if r.alc40(v) is not None} for variant in ("ppo", "ppo-dap"))
     return dict(ppo40=ppo40, dap40=dap40, ppo1m=ppo1m, dap1m=dap1m, ppo_eval=ppo_eval, dap_eval=dap_eval)
 
 
@@ -467,7 +468,7 @@ def eight_task_table(r: Results) -> List[str]:
             final_below.append(env)
     others = [env for env in TASKS if env not in early_better]
     return table(["task", "AULC@40, PPO-DAP / PPO [95%] (seeds)",
-                  f"ALC@40 (paper), PPO-DAP / PPO [95%] (seeds), priors of {EARLIER_PRIORS}",
+                  "ALC@40 (paper), PPO-DAP / PPO [95%] (seeds)",
                   f"final return at 1M: PPO / PPO-DAP (seeds), priors of {EARLIER_PRIORS}",
                   f"steps to 90% of PPO's 1M return: PPO / PPO-DAP, priors of {EARLIER_PRIORS}"], rows) + [
         "", f"Early learning (both 95% intervals of AULC@40 above PPO's, bootstrap and Student-t): better on {len(early_better)} of {len(TASKS)} tasks"
@@ -626,8 +627,9 @@ def section_eight_tasks(r: Results) -> List[str]:
     s = eight_task_sets(r)
     lines = ["## The eight tasks", "",
              "PPO-DAP with its defaults against PPO, on the paper's eight MuJoCo tasks. AULC@40 from 40-iteration "
-             "runs (81,920 steps) with the shipped priors, on the same seeds; the paper's ALC@40 and the final "
-             "return from the default 1M-step runs (the ALC@40 only where both runs evaluated every 5,000 steps), "
+             "runs (81,920 steps) with the shipped priors, on the same seeds; the paper's ALC@40 (the area under "
+             "the deterministic evaluation's curve over its first 40 epochs of 5,000 steps) from runs of 98 iterations (200,704 steps) "
+             "with the shipped priors on the first three tasks; the final return from the default 1M-step runs, "
              f"made with the priors shipped at commit {EARLIER_PRIORS} (one policy's log for each task) and not yet "
              "rerun with the current ones. "
              "The steps to 90% are the median over seeds of the first step at which the mean of the last 100 "
@@ -637,7 +639,7 @@ def section_eight_tasks(r: Results) -> List[str]:
     rows = []
     for env in TASKS:
         for name, treat, base, metric in (("AULC@40", s["dap40"], s["ppo40"], r.aulc40),
-                                          (f"ALC@40 (paper), priors of {EARLIER_PRIORS}", s["dap_eval"],
+                                          ("ALC@40 (paper)", s["dap_eval"],
                                            s["ppo_eval"], r.alc40),
                                           (f"final return at 1M, priors of {EARLIER_PRIORS}", s["dap1m"],
                                            s["ppo1m"], r.final)):
@@ -645,8 +647,8 @@ def section_eight_tasks(r: Results) -> List[str]:
             if len(keys):
                 rows.append([env, name, per_seed(keys, b, t), full_stats(b, t)])
     lines += table(["task", "metric", "per seed: PPO / PPO-DAP", "PPO-DAP against PPO"], rows)
-    lines += ["", sources("eight_tasks_final_40it", "aulc40_shared_out", "eight_tasks_40it", "shared_out_1m",
-                      *PPO_1M[1:], "release_1m") + " PPO-DAP's runs are the current algorithm's (code at "
+    lines += ["", sources("eight_tasks_final_40it", "aulc40_shared_out", "eight_tasks_40it", "eight_tasks_final_200k",
+                      "shared_out_1m", *PPO_1M[1:]) + " PPO-DAP's runs are the current algorithm's (code at "
               f"{CURRENT} or later, which gives the same numbers); PPO's runs come from earlier commits whose PPO path "
               "gives the same numbers bit for bit (PPO reads no prior, so its 40-iteration runs of seeds 1-5 serve "
               "both sets of priors).", ""]
