@@ -1134,7 +1134,9 @@ def data_kinds_1m(r: Results, ppo1m: dict, best: Optional[tuple] = None) -> List
         if len(seeds) >= 2:
             p, low, high = improvement(run_matrix(ddpm, FIRST_THREE, seeds, r.final),
                                        run_matrix(other, FIRST_THREE, seeds, r.final))
-            verdict = f"P(DDPM > {label}) over the three tasks: {p:.2f} [{low:.2f}, {high:.2f}]"
+            verdict = (f"P(DDPM > {label}) over the three tasks: {p:.2f} [{low:.2f}, {high:.2f}]: at 1M the DDPM is "
+                       + ("ahead of" if low > 0.5 else "behind" if high < 0.5 else "not distinguishable from")
+                       + f" the {label} prior")
         why = ("the dataset kind where the DDPM led its best cheaper rival most at 40 iterations, with that rival"
                if best == (kind, rival) else f"the DDPM and the {label} prior on this kind of data")
         run_seeds = sorted({key[1] for key in ddpm} | {key[1] for key in other})
