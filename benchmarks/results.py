@@ -985,6 +985,12 @@ def kind_runs(r: Results, kind: str, variant: str) -> dict:
     return r.select([f"data_kinds/{'single' if variant == 'ppo' else kind}"], variant, iterations=40)
 
 
+def standing(low: float, high: float) -> str:
+    """Where the 95% interval [low, high] of P(DDPM > a rival) puts the DDPM: "ahead of" the rival (the interval
+    above 0.5), "behind" it (below 0.5) or "not distinguishable from" it."""
+    return "ahead of" if low > 0.5 else "behind" if high < 0.5 else "not distinguishable from"
+
+
 def online_data_kinds(r: Results) -> List[str]:
     kinds = [k for k in DATA_KIND_NAMES if os.path.isdir(os.path.join(r.dir, "data_kinds", k))]
     if not kinds:
@@ -1038,8 +1044,8 @@ def online_data_kinds(r: Results) -> List[str]:
                 texts.append(f"{p:.2f} [{low:.2f}, {high:.2f}]")
                 if name == "AULC@40":
                     probabilities.append((p, variant))
-                    ahead += [label] if low > 0.5 else []
-                    behind += [label] if high < 0.5 else []
+                    ahead += [label] if standing(low, high) == "ahead of" else []
+                    behind += [label] if standing(low, high) == "behind" else []
             cells.append("; ".join(texts))
         rows.append([DATA_KIND_NAMES[kind], *cells])
         if len(seeds) < VERDICT_SEEDS:
@@ -1135,8 +1141,7 @@ def data_kinds_1m(r: Results, ppo1m: dict, best: Optional[tuple] = None) -> List
             p, low, high = improvement(run_matrix(ddpm, FIRST_THREE, seeds, r.final),
                                        run_matrix(other, FIRST_THREE, seeds, r.final))
             verdict = (f"P(DDPM > {label}) over the three tasks: {p:.2f} [{low:.2f}, {high:.2f}]: at 1M the DDPM is "
-                       + ("ahead of" if low > 0.5 else "behind" if high < 0.5 else "not distinguishable from")
-                       + f" the {label} prior")
+                       f"{standing(low, high)} the {label} prior")
         why = ("the dataset kind where the DDPM led its best cheaper rival most at 40 iterations, with that rival"
                if best == (kind, rival) else f"the DDPM and the {label} prior on this kind of data")
         run_seeds = sorted({key[1] for key in ddpm} | {key[1] for key in other})
