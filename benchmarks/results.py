@@ -101,7 +101,7 @@ FOLDERS: Dict[str, Folder] = {
     "hopper_1m": Folder("PPO at 1M steps, Hopper-v4, seeds 1-2 (beside PPO-DAP with the defaults of that commit)",
                         "python benchmarks/compare.py --env-ids Hopper-v4 --seeds $S --variants ppo ppo-dap "
                         "--total-timesteps 1000000 --out-dir benchmarks/results/hopper_1m/seed$S", "b11d04b"),
-    "walker_1m": Folder("PPO at 1M steps, Walker2d-v4, seeds 1-2 (beside PPO-DAP with the defaults of that commit)",
+    "walker_1m": Folder("PPO at 1M steps, Walker2d-v4, seeds 1-3 (beside PPO-DAP with the defaults of that commit)",
                         "python benchmarks/compare.py --env-ids Walker2d-v4 --seeds $S --variants ppo ppo-dap "
                         "--total-timesteps 1000000 --out-dir benchmarks/results/walker_1m/seed$S", "e416ac8"),
     "release_1m": Folder(
@@ -132,6 +132,12 @@ FOLDERS: Dict[str, Folder] = {
         "PPO and PPO-DAP (earlier form of the (d) terms) at 1M, the five other tasks, seeds 1-2, side by side",
         "python benchmarks/compare.py --env-ids $ENV --seeds $S --variants ppo ppo-dap --total-timesteps 1000000 "
         "--eval-episodes 10 --jobs 2 --out-dir benchmarks/results/eight_tasks_1m/${ENV}_seed$S", "884abae"),
+    "eight_tasks_final_1m": Folder(
+        "PPO-DAP with the shipped priors (two-policies data) at 1M, the five other tasks, seeds 1-2 (the first "
+        "three tasks' runs are those of data_kinds/two-policies_1m: the same priors weight for weight)",
+        "bash benchmarks/dev/batch.sh benchmarks/results/eight_tasks_final_1m \"$S\" \"Ant-v4 Humanoid-v4 "
+        "InvertedPendulum-v4 InvertedDoublePendulum-v4 Swimmer-v4\" --variants ppo-dap --total-timesteps 1000000 "
+        "--eval-episodes 10 --jobs 1 (S = 1 and S = 2 at the same time)", "22ea250"),
     "gaussian_40it_current_form": Folder(
         "PPO-DAP with the Gaussian prior at 40 iterations, the first three tasks, seeds 1-3",
         "python benchmarks/compare.py --env-ids Walker2d-v4 Hopper-v4 HalfCheetah-v4 --seeds 1 2 3 --variants "
@@ -238,10 +244,16 @@ FOLDERS: Dict[str, Folder] = {
     "data_kinds": Folder(
         "The behaviour runs (final actors in model.pt) behind the datasets of four kinds, the priors of every kind "
         "pretrained on each dataset, the offline table, and the online runs of PPO and PPO-DAP with each prior on "
-        "each dataset kind (`{kind}/{task}_seed{seed}`, made with the code at " + DATA_KINDS_ONLINE_COMMIT + ")",
+        "each dataset kind (`{kind}/{task}_seed{seed}`, made with the code at " + DATA_KINDS_ONLINE_COMMIT + "), their "
+        "98-iteration runs for the paper's ALC@40 (`{kind}_200k/seed{seed}`, code at 22ea250) and the 1M comparison "
+        "(`two-policies_1m`, code at " + CURRENT + " or later, which gives the same numbers)",
         "python benchmarks/make_datasets.py --data-dir data/data_kinds --runs-dir benchmarks/results/data_kinds/behaviour "
         "--priors diffusion gmm gaussian knn; python benchmarks/prior_fit.py; "
-        "bash benchmarks/dev/data_kinds_online.sh", "f36da0d"),
+        "bash benchmarks/dev/data_kinds_online.sh; ray start --head --num-cpus 2; PER_SEED=1 STEPS=200704 SUFFIX=_200k "
+        "KINDS=\"single replay mixed-quality\" VARIANTS=\"ppo-dap gmm-prior gaussian-prior knn-prior\" bash "
+        "benchmarks/dev/data_kinds_online.sh \"$S\" \"$TASKS\" --launcher ray --ray-address auto, and the same with "
+        "KINDS=two-policies VARIANTS=\"gmm-prior gaussian-prior knn-prior\" (PPO's runs and the two-policies DDPM's "
+        "are eight_tasks_final_200k's); the 1M command is under its table", "f36da0d"),
     "random_policy": Folder(
         "The mean return of uniform random actions on each of the eight tasks, 100 episodes (the zero of the "
         "aggregate scores)", "python benchmarks/dev/random_returns.py", "659f993"),
@@ -315,10 +327,6 @@ class Results:
             return None
         rows = self.csv(run.path, "eval.csv")
         return alc(rows) if len(rows) >= 41 else None
-
-    def alc_at(self, run: Run, epochs: int) -> float:
-        """ALC@epochs: the area under the deterministic evaluation curve over epochs 0..epochs (of 5,000 steps)."""
-        return alc(self.csv(run.path, "eval.csv"), epochs)
 
     def train_s(self, run: Run, iterations: int) -> float:
         """Training seconds (evaluation excluded) after `iterations` iterations."""
@@ -422,12 +430,12 @@ def forty(r: Results, folders: List[str], variant: str) -> dict:
 
 
 def eight_task_sets(r: Results) -> dict:
-    """The current code's runs of the eight-task table, PPO and PPO-DAP: 40 iterations and 200k steps evaluated
-    every 5,000 (the paper's ALC@40) with the shipped priors; 1M with the priors of EARLIER_PRIORS."""
+    """The current code's runs of the eight-task table, PPO and PPO-DAP with the shipped priors: 40 iterations,
+    200k steps evaluated every 5,000 (the paper's ALC@40) and 1M."""
     ppo40 = forty(r, ["eight_tasks_final_40it", "aulc40_shared_out", "eight_tasks_40it"], "ppo")
     dap40 = forty(r, ["eight_tasks_final_40it"], "ppo-dap")
     ppo1m = r.select(PPO_1M, "ppo", iterations=ONE_M_ITERATIONS)
-    dap1m = r.select(["shared_out_1m"], "ppo-dap", iterations=ONE_M_ITERATIONS)
+    dap1m = r.select(["data_kinds/two-policies_1m", "eight_tasks_final_1m"], "ppo-dap", iterations=ONE_M_ITERATIONS)
     ppo_eval, dap_eval = ({k: v for k, v in r.select(["eight_tasks_final_200k"], variant).items()
                            if r.alc40(v) is not None} for variant in ("ppo", "ppo-dap"))
     return dict(ppo40=ppo40, dap40=dap40, ppo1m=ppo1m, dap1m=dap1m, ppo_eval=ppo_eval, dap_eval=dap_eval)
@@ -453,35 +461,37 @@ def steps_to_90(r: Results, ppo1m: dict, dap1m: dict, env: str) -> tuple:
 
 def eight_task_table(r: Results) -> List[str]:
     s = eight_task_sets(r)
-    rows, early_better, final_below, alc_measured, alc_better = [], [], [], [], []
+    rows, early_better, final_measured, final_below, alc_measured, alc_better = [], [], [], [], [], []
     for env in TASKS:
         k40, b40, t40 = paired(of_env(s["dap40"], env), of_env(s["ppo40"], env), r.aulc40)
         ka, ba, ta = paired(of_env(s["dap_eval"], env), of_env(s["ppo_eval"], env), r.alc40)
         k1, b1, t1 = paired(of_env(s["dap1m"], env), of_env(s["ppo1m"], env), r.final)
-        ppo90, dap90 = steps_to_90(r, s["ppo1m"], s["dap1m"], env)
+        ppo90, dap90 = steps_to_90(r, s["ppo1m"], s["dap1m"], env) if len(k1) else ("not run", "not run")
         rows.append([env, f"{gain(b40, t40)} ({seeds_of(k40)})",
                      f"{gain(ba, ta)} ({seeds_of(ka)})" if len(ka) else "not measured",
-                     f"{b1.mean():.0f} / {t1.mean():.0f} ({seeds_of(k1)})", f"{ppo90} / {dap90}"])
+                     f"{b1.mean():.0f} / {t1.mean():.0f} ({seeds_of(k1)})" if len(k1) else "not run",
+                     f"{ppo90} / {dap90}"])
         if above_one(b40, t40):
             early_better.append(env)
         if len(ka) > 1:
             alc_measured.append(env)
             if above_one(ba, ta):
                 alc_better.append(env)
-        if t1.mean() < b1.mean():
-            final_below.append(env)
+        if len(k1):
+            final_measured.append(env)
+            final_below += [env] if t1.mean() < b1.mean() else []
     others = [env for env in TASKS if env not in early_better]
     alc_others = [env for env in alc_measured if env not in alc_better]
     return table(["task", "AULC@40, PPO-DAP / PPO [95%] (seeds)",
                   "ALC@40 (paper), PPO-DAP / PPO [95%] (seeds)",
-                  f"final return at 1M: PPO / PPO-DAP (seeds), priors of {EARLIER_PRIORS}",
-                  f"steps to 90% of PPO's 1M return: PPO / PPO-DAP, priors of {EARLIER_PRIORS}"], rows) + [
+                  "final return at 1M: PPO / PPO-DAP (seeds)",
+                  "steps to 90% of PPO's 1M return: PPO / PPO-DAP"], rows) + [
         "", f"Early learning (both 95% intervals of AULC@40 above PPO's, bootstrap and Student-t): better on {len(early_better)} of {len(TASKS)} tasks"
         + (f", not shown on {', '.join(others)}" if others else "") + ". The paper's ALC@40 (the same test): "
         f"better on {len(alc_better)} of the {len(alc_measured)} tasks measured"
-        + (f", not shown on {', '.join(alc_others)}" if alc_others else "") + f". Mean final return at 1M (priors of "
-        f"{EARLIER_PRIORS}) at least PPO's: "
-        f"{len(TASKS) - len(final_below)} of {len(TASKS)}" + (f", below on {', '.join(final_below)}." if final_below else ".")]
+        + (f", not shown on {', '.join(alc_others)}" if alc_others else "") + ". Mean final return at 1M at least PPO's: "
+        f"{len(final_measured) - len(final_below)} of {len(final_measured)}" + (f", below on {', '.join(final_below)}."
+                                                                           if final_below else ".")]
 
 
 def above_one(base: np.ndarray, treat: np.ndarray) -> bool:
@@ -594,10 +604,9 @@ def seeded_improvement(x: bytes, x_shape: tuple, y: bytes, y_shape: tuple) -> tu
 def aggregate_sets(r: Results) -> list:
     """(name, score_matrices) of AULC@40 and of the final return at 1M."""
     s = eight_task_sets(r)
-    final = f"final return at 1M (priors of {EARLIER_PRIORS})"
     return [(name, score_matrices(r, s[base], s[treat], metric))
             for name, base, treat, metric in (("AULC@40", "ppo40", "dap40", r.aulc40),
-                                              (final, "ppo1m", "dap1m", r.final))]
+                                              ("final return at 1M", "ppo1m", "dap1m", r.final))]
 
 
 def performance_profile(r: Results, path: str) -> None:
@@ -636,9 +645,8 @@ def section_eight_tasks(r: Results) -> List[str]:
              "PPO-DAP with its defaults against PPO, on the paper's eight MuJoCo tasks. AULC@40 from 40-iteration "
              "runs (81,920 steps) with the shipped priors, on the same seeds; the paper's ALC@40 (the area under "
              "the deterministic evaluation's curve over its first 40 epochs of 5,000 steps) from runs of 98 iterations (200,704 steps) "
-             "with the shipped priors on the first three tasks; the final return from the default 1M-step runs, "
-             f"made with the priors shipped at commit {EARLIER_PRIORS} (one policy's log for each task) and not yet "
-             "rerun with the current ones. "
+             "with the shipped priors on the first three tasks; the final return from 1M-step runs (the defaults) "
+             "with the shipped priors. "
              "The steps to 90% are the median over seeds of the first step at which the mean of the last 100 "
              "training episodes reaches 90% of PPO's mean final return at 1M.", "",
              *eight_task_table(r), "",
@@ -648,14 +656,15 @@ def section_eight_tasks(r: Results) -> List[str]:
         for name, treat, base, metric in (("AULC@40", s["dap40"], s["ppo40"], r.aulc40),
                                           ("ALC@40 (paper)", s["dap_eval"],
                                            s["ppo_eval"], r.alc40),
-                                          (f"final return at 1M, priors of {EARLIER_PRIORS}", s["dap1m"],
+                                          ("final return at 1M", s["dap1m"],
                                            s["ppo1m"], r.final)):
             keys, b, t = paired(of_env(treat, env), of_env(base, env), metric)
             if len(keys):
                 rows.append([env, name, per_seed(keys, b, t), full_stats(b, t)])
     lines += table(["task", "metric", "per seed: PPO / PPO-DAP", "PPO-DAP against PPO"], rows)
     lines += ["", sources("eight_tasks_final_40it", "aulc40_shared_out", "eight_tasks_40it", "eight_tasks_final_200k",
-                      "shared_out_1m", *PPO_1M[1:]) + " PPO-DAP's runs are the current algorithm's (code at "
+                      "data_kinds", "eight_tasks_final_1m", *PPO_1M) + " PPO-DAP's 1M runs on the first three tasks are "
+              "`data_kinds/two-policies_1m`'s DDPM runs. PPO-DAP's runs are the current algorithm's (code at "
               f"{CURRENT} or later, which gives the same numbers); PPO's runs come from earlier commits whose PPO path "
               "gives the same numbers bit for bit (PPO reads no prior, so its 40-iteration runs of seeds 1-5 serve "
               "both sets of priors).", ""]
@@ -689,9 +698,10 @@ def section_aggregates(r: Results) -> List[str]:
 
 
 def section_cost(r: Results) -> List[str]:
-    ppo40, dap40 = forty(r, ["aulc40_shared_out"], "ppo"), forty(r, ["aulc40_shared_out"], "ppo-dap")
+    # PPO beside PPO-DAP: the eight-task runs of seeds 6-10, both variants in one call, two runs at a time
+    ppo40, dap40 = forty(r, ["eight_tasks_final_40it"], "ppo"), forty(r, ["eight_tasks_final_40it"], "ppo-dap")
     rows = []
-    for env in FIRST_THREE:
+    for env in TASKS:
         keys, b, t = paired(of_env(dap40, env), of_env(ppo40, env), lambda run: r.train_s(run, 40))
         _, bm, tm = paired(of_env(dap40, env), of_env(ppo40, env), r.peak_rss)
         rows.append([env, "40 iterations", seeds_of(keys), gain(b, t), gain(bm, tm, 3)])
@@ -700,18 +710,23 @@ def section_cost(r: Results) -> List[str]:
     pairs = {k: v for k, v in dap1m.items() if k in ppo1m and abs(v.start - ppo1m[k].start) < 300}
     for (env, seed), dap in sorted(pairs.items()):
         ppo = ppo1m[(env, seed)]
-        rows.append([env, "1M steps", str(seed), f"{r.train_s(dap, ONE_M_ITERATIONS) / r.train_s(ppo, ONE_M_ITERATIONS):.3f}x",
+        rows.append([env, f"1M steps, priors of {EARLIER_PRIORS}", str(seed),
+                     f"{r.train_s(dap, ONE_M_ITERATIONS) / r.train_s(ppo, ONE_M_ITERATIONS):.3f}x",
                      f"{r.peak_rss(dap) / r.peak_rss(ppo):.3f}x"])
     checkpointed = []
     for (env, seed), run in sorted(r.select(["checkpoint_cost_1m"], "ppo-dap", iterations=ONE_M_ITERATIONS).items()):
         last = r.csv(run.path, "progress.csv")[-1]  # both columns are cumulative; checkpointing counts as training
         checkpointed.append(f"{float(last['time/checkpoint_s']) / float(last['time/elapsed_s']):.2%} ({env}, seed {seed})")
-    lines = ["## Cost", "", "PPO-DAP's training time (evaluation excluded) and peak resident memory over PPO's, the two "
-             "run side by side on the same seed and machine (" + TWO_CORE + "). At 40 iterations the prior acts in "
-             "most iterations; over a 1M-step run it acts in about 25 of 488. These runs used the priors of "
-             f"{EARLIER_PRIORS}, networks of the same size as the shipped ones.", "",
+    acting = [sum(float(row["dap/imitation_coef"]) > 0 for row in r.csv(run.path, "progress.csv"))
+              for run in eight_task_sets(r)["dap1m"].values()]
+    lines = ["## Cost", "", "PPO-DAP's training time (evaluation excluded) and peak resident memory over PPO's, on the "
+             "same seed and machine (" + TWO_CORE + "): at 40 iterations with the shipped priors, both variants in "
+             "one call that runs two at a time; at 1M side by side, with earlier priors (networks of the same size "
+             "as the shipped ones). At 40 iterations the prior acts in most iterations; in the 1M-step runs with the "
+             f"shipped priors it acts in {min(acting)}" + (f" to {max(acting)}" if max(acting) > min(acting) else "")
+             + f" of {ONE_M_ITERATIONS} iterations.", "",
              *table(["task", "budget", "seeds", "training time, PPO-DAP / PPO [95%]", "peak RSS, PPO-DAP / PPO [95%]"],
-                    rows), "", sources("aulc40_shared_out", "shared_out_1m"), "",
+                    rows), "", sources("eight_tasks_final_40it", "shared_out_1m"), "",
              "Checkpoints at the default `--checkpoint-every 10` (capturing the state every iteration, writing it every "
              "10th) took this share of a 1M-step PPO-DAP run's training time: " + ", ".join(checkpointed) + ". "
              + sources("checkpoint_cost_1m"), ""]
@@ -785,6 +800,22 @@ def dataset_flag(command: str) -> str:
     return tokens[tokens.index("--dataset") + 1]
 
 
+def late_verdict(r: Results, s: dict, envs: List[str]) -> str:
+    """Whether PPO-DAP's mean final return at 1M with the shipped priors reaches PPO's on these tasks, in words
+    (the numbers are the eight-task table's)."""
+    ended = {True: [], False: []}
+    for env in envs:
+        keys, b, t = paired(of_env(s["dap1m"], env), of_env(s["ppo1m"], env), r.final)
+        if len(keys):
+            ended[bool(t.mean() >= b.mean())].append(env)
+    if not ended[True] and not ended[False]:
+        return "No 1M runs with these priors exist yet to show whether it does."
+    parts = [f"at or above PPO's on {', '.join(ended[True])}" if ended[True] else "",
+             f"below PPO's on {', '.join(ended[False])}" if ended[False] else ""]
+    return ("With these priors PPO-DAP's mean final return at 1M ([the eight tasks](#the-eight-tasks)) ends "
+            + " and ".join(p for p in parts if p) + ".")
+
+
 def section_data(r: Results) -> List[str]:
     """The shipped priors' provenance against what PPO reaches at 1M."""
     s = eight_task_sets(r)
@@ -842,8 +873,8 @@ def section_data(r: Results) -> List[str]:
             *table(["task", "`--dataset` of its pretraining", "sha256", "transitions", "mean episode return of the data",
                     "PPO's final return at 1M", "data above PPO's 1M return", "held-out denoising loss"], rows), "",
             *([f"On {', '.join(below)} the data's mean return is below PPO's at 1M, so the rule does not hold: "
-               "there a prior can hold the actor back late in a run. No 1M runs with these priors exist yet to "
-               "show whether it does.", ""] if below else []),
+               "there a prior can hold the actor back late in a run. " + late_verdict(r, s, below), ""]
+              if below else []),
             check, "",
             f"Hopper-v4 and HalfCheetah-v4 with priors (of commit {EARLIER_PRIORS} and before) from a weak and from a "
             "stronger behaviour of one policy, at 1M, both with the earlier form of the (d) terms:", "",
@@ -854,16 +885,6 @@ def section_data(r: Results) -> List[str]:
 
 
 def section_prior_kinds(r: Results) -> List[str]:
-    ppo40 = forty(r, ["aulc40_shared_out"], "ppo")
-    kinds = [("DDPM (the method)", forty(r, ["aulc40_shared_out"], "ppo-dap")),
-             ("Gaussian", forty(r, ["gaussian_40it_current_form"], "gaussian-prior")),
-             ("retrieval (k nearest neighbours)", forty(r, ["baselines_current_40it"], "knn-prior"))]
-    seeds13 = lambda runs: {k: v for k, v in runs.items() if k[1] <= 3}  # noqa: E731  (the seeds every kind has)
-    rows = []
-    for env in FIRST_THREE:
-        for name, runs in kinds:
-            keys, b, t = paired(of_env(seeds13(runs), env), of_env(ppo40, env), r.aulc40)
-            rows.append([env, name, per_seed(keys, b, t), gain(b, t)])
     ppo1m = eight_task_sets(r)["ppo1m"]
     dap1m = r.select(["shared_out_1m"], "ppo-dap", iterations=ONE_M_ITERATIONS)
     gauss1m = r.select(["gaussian_1m_current_form"], "gaussian-prior", iterations=ONE_M_ITERATIONS)
@@ -874,16 +895,18 @@ def section_prior_kinds(r: Results) -> List[str]:
             keys, b, t = paired(runs, of_env(ppo1m, env), r.final)
             _, ba, ta = paired(runs, of_env(ppo1m, env), r.aulc40)
             rows1m.append([env, name, seeds_of(keys), per_seed(keys, ba, ta), per_seed(keys, b, t)])
-    return ["## Which prior: DDPM, Gaussian or retrieval", "",
-            "The same pipeline with the prior swapped: a state-conditional Gaussian (`--prior-kind gaussian`) and "
-            "retrieval of the logged actions of the nearest stored states (`--prior-kind knn`, run with `--peft "
-            "none`), each trained on the data of the DDPM prior shipped at commit " + EARLIER_PRIORS + " (one policy's "
-            "log). AULC@40 at 40 iterations, seeds 1-3:", "",
-            *table(["task", "prior", "AULC@40 per seed: PPO / PPO-DAP", "PPO-DAP / PPO [95%]"], rows), "",
-            "At 1M steps (per seed, PPO / the prior's run):", "",
+    return ["## Which prior: DDPM, GMM, Gaussian or retrieval", "",
+            "The same pipeline with the prior swapped: a state-conditional mixture of Gaussians (`--prior-kind gmm`), "
+            "a Gaussian (`--prior-kind gaussian`) and retrieval of the logged actions of the nearest stored states "
+            "(`--prior-kind knn`, run with `--peft none`), each pretrained on the DDPM's data. The shipped priors "
+            "are the two-policies kind of the [dataset-kind comparison](#when-does-the-diffusion-prior-earn-its-cost): "
+            "its two-policies rows compare the four prior kinds shipped for each task at 40 iterations, and its "
+            "1M table the shipped DDPM with the shipped Gaussian prior.", "",
+            f"On one converged policy's data (the last 300k steps of a 1M-step run), the DDPM and Gaussian priors "
+            f"shipped for Hopper-v4 and HalfCheetah-v4 at commit {EARLIER_PRIORS} at 1M steps (per seed, PPO / the "
+            "prior's run):", "",
             *table(["task", "prior", "seeds", "AULC@40", "final return at 1M"], rows1m), "",
-            sources("aulc40_shared_out", "gaussian_40it_current_form", "baselines_current_40it", "shared_out_1m",
-                    "gaussian_1m_current_form"), ""]
+            sources("shared_out_1m", "gaussian_1m_current_form"), ""]
 
 
 def section_ablations(r: Results) -> List[str]:
@@ -975,14 +998,19 @@ def section_data_kinds(r: Results) -> List[str]:
 
 
 PRIOR_VARIANTS = {"ppo-dap": "DDPM", "gmm-prior": "GMM", "gaussian-prior": "Gaussian", "knn-prior": "retrieval"}
-KIND_EPOCHS = 16  # 40 iterations (81,920 steps) evaluated every 5,000 steps: epochs 0-16
 VERDICT_SEEDS = 5  # with fewer seeds per task a bootstrap interval of P(X > Y) is too coarse for a verdict
 
 
-def kind_runs(r: Results, kind: str, variant: str) -> dict:
-    """{(env, seed): Run} of the online runs on one dataset kind; PPO reads no prior, so its runs (made beside
-    the single kind's) serve every kind."""
-    return r.select([f"data_kinds/{'single' if variant == 'ppo' else kind}"], variant, iterations=40)
+def kind_runs(r: Results, kind: str, variant: str, long: bool = False) -> dict:
+    """{(env, seed): Run} of the online runs on one dataset kind: the 40-iteration runs, or with `long` those
+    of 98 iterations evaluated up to epoch 40 (the paper's ALC@40), seeds 1 to VERDICT_SEEDS. PPO reads no
+    prior, so its runs serve every kind: the 40-iteration ones were made beside the single kind's, the long
+    ones are the eight-task table's, as are the long runs of the two-policies DDPM (the shipped prior)."""
+    if not long:
+        return r.select([f"data_kinds/{'single' if variant == 'ppo' else kind}"], variant, iterations=40)
+    shared = variant == "ppo" or (kind, variant) == ("two-policies", "ppo-dap")
+    folders = [f"data_kinds/{kind}_200k"] + (["eight_tasks_final_200k"] if shared else [])
+    return {k: v for k, v in r.select(folders, variant).items() if k[1] <= VERDICT_SEEDS and r.alc40(v) is not None}
 
 
 def standing(low: float, high: float) -> str:
@@ -995,21 +1023,21 @@ def online_data_kinds(r: Results) -> List[str]:
     kinds = [k for k in DATA_KIND_NAMES if os.path.isdir(os.path.join(r.dir, "data_kinds", k))]
     if not kinds:
         return []
-    metrics = {"AULC@40": r.aulc40, f"ALC@{KIND_EPOCHS}": lambda run: r.alc_at(run, KIND_EPOCHS)}
+    metrics = {"AULC@40": (False, r.aulc40), "ALC@40 (paper)": (True, r.alc40)}  # name: (long runs, metric)
     ppo = kind_runs(r, "single", "ppo")
     lines = ["### Online: PPO-DAP with each prior kind, on each dataset kind", "",
-             "40-iteration runs (81,920 steps), evaluated deterministically every 5,000 steps (10 episodes), on the "
-             f"seeds listed; PPO's runs are shared by the four kinds (it reads no prior). ALC@{KIND_EPOCHS}: the paper's "
-             f"ALC over the {KIND_EPOCHS} evaluation epochs these runs reach (the paper's ALC@40 needs 200,000 steps). "
-             "Each cell: the mean ratio to PPO over seed pairs with its bootstrap 95% interval (a difference where "
-             "PPO's value is not positive).", ""]
-    for name, metric in metrics.items():
-        rows = []
+             "AULC@40 from 40-iteration runs (81,920 steps); the paper's ALC@40 from runs of 98 iterations (200,704 "
+             "steps) evaluated deterministically every 5,000 steps (10 episodes). Seeds as listed; PPO's runs are "
+             "shared by the four kinds (it reads no prior), and the 98-iteration runs of PPO and of the two-policies "
+             "DDPM are the eight-task table's. Each cell: the mean ratio to PPO over seed pairs with its bootstrap "
+             "95% interval (a difference where PPO's value is not positive).", ""]
+    for name, (long, metric) in metrics.items():
+        rows, base = [], kind_runs(r, "single", "ppo", long)
         for kind in kinds:
             for env in FIRST_THREE:
                 cells, keys = [], set()
                 for variant in PRIOR_VARIANTS:
-                    k, b, t = paired(of_env(kind_runs(r, kind, variant), env), of_env(ppo, env), metric)
+                    k, b, t = paired(of_env(kind_runs(r, kind, variant, long), env), of_env(base, env), metric)
                     cells.append(gain(b, t))
                     keys |= set(k)
                 if keys:
@@ -1028,26 +1056,27 @@ def online_data_kinds(r: Results) -> List[str]:
     cheaper = list(PRIOR_VARIANTS.items())[1:]
     rows, leads, sentences, pending, seeds_by_kind, earns = [], {}, [], [], {}, []
     for kind in kinds:
-        ddpm = kind_runs(r, kind, "ppo-dap")
-        others = {variant: kind_runs(r, kind, variant) for variant, _ in cheaper}
-        seeds = common_seeds([ddpm, *others.values()], FIRST_THREE)  # the same seeds for every comparison
+        runs = {name: {variant: kind_runs(r, kind, variant, long) for variant in PRIOR_VARIANTS}
+                for name, (long, _) in metrics.items()}
+        # per metric, the same seeds for every comparison: those every task and prior kind has
+        seeds = {name: common_seeds(list(runs[name].values()), FIRST_THREE) for name in metrics}
         cells, ahead, behind, probabilities = [], [], [], []
         for variant, label in cheaper:
-            other = others[variant]
-            if len(seeds) < 2:
-                cells.append("too few seeds")
-                continue
             texts = []
-            for name, metric in metrics.items():
-                p, low, high = improvement(run_matrix(ddpm, FIRST_THREE, seeds, metric),
-                                           run_matrix(other, FIRST_THREE, seeds, metric))
+            for name, (_, metric) in metrics.items():
+                if len(seeds[name]) < 2:
+                    texts.append("too few seeds")
+                    continue
+                p, low, high = improvement(run_matrix(runs[name]["ppo-dap"], FIRST_THREE, seeds[name], metric),
+                                           run_matrix(runs[name][variant], FIRST_THREE, seeds[name], metric))
                 texts.append(f"{p:.2f} [{low:.2f}, {high:.2f}]")
                 if name == "AULC@40":
                     probabilities.append((p, variant))
                     ahead += [label] if standing(low, high) == "ahead of" else []
                     behind += [label] if standing(low, high) == "behind" else []
             cells.append("; ".join(texts))
-        rows.append([DATA_KIND_NAMES[kind], *cells])
+        rows.append([DATA_KIND_NAMES[kind], seeds_of([(None, x) for x in seeds["ALC@40 (paper)"]]) if seeds["ALC@40 (paper)"] else "none", *cells])
+        seeds = seeds["AULC@40"]
         if len(seeds) < VERDICT_SEEDS:
             pending.append(kind)
             continue
@@ -1060,9 +1089,9 @@ def online_data_kinds(r: Results) -> List[str]:
                               f"not distinguishable from {', '.join(even)}" if even else "") if part) + ".")
     lines += ["Verdict, early learning: the probability that a DDPM run beats a run with the cheaper prior on the "
               "same task (rank-based, so the tasks' scales do not matter), averaged over the three tasks, with its "
-              f"stratified-bootstrap 95% interval: AULC@40; ALC@{KIND_EPOCHS}. \"Ahead\" and \"behind\" mean the "
-              "AULC@40 interval excludes 0.5.", "",
-              *table(["dataset", *(f"P(DDPM > {label})" for _, label in cheaper)], rows), ""]
+              "stratified-bootstrap 95% interval: AULC@40; the paper's ALC@40 (on the seeds listed, those every task "
+              "and prior kind has). \"Ahead\" and \"behind\" mean the AULC@40 interval excludes 0.5.", "",
+              *table(["dataset", "seeds (ALC@40)", *(f"P(DDPM > {label})" for _, label in cheaper)], rows), ""]
     best = max(leads, key=lambda k: leads[k][0]) if leads else None
     if best:
         sentences.append(f"The DDPM's lead over its best cheaper rival (the smallest of the three AULC@40 "
@@ -1106,7 +1135,9 @@ def online_data_kinds(r: Results) -> List[str]:
                   f"Ahead of the same prior on single data (the interval above 0.5, with {VERDICT_SEEDS} seeds or "
                   f"more): {'; '.join(better) if better else 'none'}.", ""]
     lines += ["Runs: `data_kinds/{single,replay,mixed-quality,two-policies}` (code at "
-              f"{DATA_KINDS_ONLINE_COMMIT}; command: `bash benchmarks/dev/data_kinds_online.sh`).", ""]
+              f"{DATA_KINDS_ONLINE_COMMIT}; command: `bash benchmarks/dev/data_kinds_online.sh`); the 98-iteration "
+              "runs `data_kinds/{kind}_200k` (code at 22ea250) and [`eight_tasks_final_200k`]"
+              f"(#{anchor('eight_tasks_final_200k')}), with their commands in [`data_kinds`](#{anchor('data_kinds')}).", ""]
     return lines + data_kinds_1m(r, eight_task_sets(r)["ppo1m"], best and (best, leads[best][1]))
 
 
@@ -1173,7 +1204,7 @@ def section_switches() -> List[str]:
         ["`--rpo-alpha`", "the on-policy baseline CleanRL recommends, and RPO-DAP", "[Ablations](#ablations-and-rpo)"],
         ["`pretrain_prior.py --prior-kind {diffusion,gmm,gaussian,knn}`", "the prior of the method and the cheaper "
          "priors it must beat: a mixture of Gaussians (several modes, no diffusion), a Gaussian, retrieval",
-         "[Which prior](#which-prior-ddpm-gaussian-or-retrieval)"],
+         "[Which prior](#which-prior-ddpm-gmm-gaussian-or-retrieval)"],
         ["`pretrain_prior.py --schedule {cosine,vp}`", "the two schedules of the DDPM literature; cosine is the default "
          "(fewer samples between modes at T = 20, `tests/test_prior.py`)", "the tests"],
     ]
@@ -1295,14 +1326,14 @@ FIGURE_RUNS = [  # the 1M runs of the eight-task table on the first three tasks
     "ppo=benchmarks/results/shared_out_1m/Hopper-v4_seed4/runs/Hopper-v4/ppo/*",
     "ppo=benchmarks/results/default_1m/HalfCheetah-v4_seed*/runs/HalfCheetah-v4/ppo/*",
     "ppo=benchmarks/results/strong_prior_1m_side_by_side/HalfCheetah-v4_seed4/runs/HalfCheetah-v4/ppo/*",
-    *[f"ppo-dap=benchmarks/results/shared_out_1m/{env}_seed*/runs/{env}/ppo-dap/*" for env in FIRST_THREE],
+    *[f"ppo-dap=benchmarks/results/data_kinds/two-policies_1m/{env}_seed*/runs/{env}/ppo-dap/*" for env in FIRST_THREE],
 ]
 
 
 def section_figure() -> List[str]:
     runs = " ".join(f'"{spec}"' for spec in FIGURE_RUNS)
     return ["## Figure", "", "`benchmarks/learning_curves.png`, the figure of README, shows the 1M runs of the first "
-            f"three tasks of [the eight tasks](#the-eight-tasks), with the priors of commit {EARLIER_PRIORS}:", "",
+            f"three tasks of [the eight tasks](#the-eight-tasks), with the shipped priors:", "",
             f"    python benchmarks/plot.py --output benchmarks/learning_curves.png --runs {runs}", ""]
 
 

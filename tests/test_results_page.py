@@ -176,26 +176,54 @@ def test_the_1m_dataset_kind_comparison_on_hand_made_runs(tmp_path):
     assert verdict.startswith(f"P(DDPM > GMM) over the three tasks: {hand:.2f} [") and ", seeds 1-3." in verdict
 
 
+def kind_run(folder, env: str, variant: str, seed: int, value: float, iterations: int, epochs: int) -> None:
+    """A hand-made run of one training and one evaluation return throughout."""
+    run = folder / f"{env}_seed{seed}" / "runs" / f"{env}__{variant}__{seed}__1000"
+    run.mkdir(parents=True)
+    run.joinpath("progress.csv").write_text("iteration,charts/episodic_return,time/elapsed_s\n"
+                                            + "".join(f"{i},{value},{i}\n" for i in range(1, iterations + 1)))
+    run.joinpath("eval.csv").write_text("epoch,mean_return\n" + "".join(f"{e},{value}\n" for e in range(epochs + 1)))
+
+
 def test_the_dataset_kind_verdict_on_hand_made_runs(tmp_path):
-    """40-iteration runs on two dataset kinds, 5 seeds on the three tasks, each with one training and one
-    evaluation return throughout. On `single` the DDPM beats every cheaper prior on every seed (P = 1, ahead);
-    on `replay` the GMM and retrieval beat it on every seed (P = 0, behind) and the Gaussian ties it (P = 1/2, not
-    distinguishable). The verdict names each and says where the DDPM earns its cost; retrieval alone does
-    better on replay than on single data."""
+    """Runs on two dataset kinds, 5 seeds on the three tasks. At 40 iterations (AULC@40), on `single` the DDPM
+    beats every cheaper prior on every seed (P = 1, ahead); on `replay` the GMM and retrieval beat it on every
+    seed (P = 0, behind) and the Gaussian ties it (P = 1/2, not distinguishable). The verdict names each and says
+    where the DDPM earns its cost; retrieval alone does better on replay than on single data. The paper's
+    ALC@40 comes from the 98-iteration runs only (the `_200k` folders, PPO's from the eight-task table's
+    folder), seeds 1-5, where on replay the DDPM beats every rival."""
     base = tmp_path / "benchmarks" / "results" / "data_kinds"
     values = {"single": {"ppo": 1.0, "ppo-dap": 4.0, "gmm-prior": 3.0, "gaussian-prior": 3.0, "knn-prior": 2.0},
               "replay": {"ppo-dap": 2.0, "gmm-prior": 3.0, "gaussian-prior": 2.0, "knn-prior": 3.0}}
-    for kind, by_variant in values.items():
-        for variant, value in by_variant.items():
-            for env in results.FIRST_THREE:
-                for seed in range(1, 6):
-                    run = base / kind / f"{env}_seed{seed}" / "runs" / f"{env}__{variant}__{seed}__1000"
-                    run.mkdir(parents=True)
-                    run.joinpath("progress.csv").write_text(
-                        "iteration,charts/episodic_return,time/elapsed_s\n" + "".join(f"{i},{value},{i}\n" for i in range(1, 41)))
-                    run.joinpath("eval.csv").write_text(
-                        "epoch,mean_return\n" + "".join(f"{e},{value}\n" for e in range(17)))
-    lines = results.online_data_kinds(results.Results(str(tmp_path)))
+    long_values = {"single": {"ppo-dap": 1.0, "gmm-prior": 2.0, "gaussian-prior": 2.0, "knn-prior": 2.0},
+                   "replay": {"ppo-dap": 5.0, "gmm-prior": 3.0, "gaussian-prior": 3.0, "knn-prior": 3.0}}
+    for env in results.FIRST_THREE:
+        for seed in range(1, 6):
+            for kind, by_variant in values.items():
+                for variant, value in by_variant.items():
+                    kind_run(base / kind, env, variant, seed, value, 40, 16)
+                for variant, value in long_values[kind].items():
+                    kind_run(base / f"{kind}_200k", env, variant, seed, value, 98, 40)
+        for seed in range(1, 7):  # PPO's long runs: seed 6 lies outside the comparison
+            kind_run(tmp_path / "benchmarks" / "results" / "eight_tasks_final_200k", env, "ppo", seed, 2.0, 98, 40)
+        kind_run(base / "replay_200k", env, "ppo-dap", 6, 9.0, 98, 40)  # outside too
+        kind_run(base / "single_200k", env, "gmm-prior", 7, 2.0, 98, 30)  # short of epoch 40: no ALC@40
+    # the shipped priors' DDPM runs of the eight-task table serve the two-policies kind, and only it
+    kind_run(tmp_path / "benchmarks" / "results" / "eight_tasks_final_200k", "Hopper-v4", "ppo-dap", 1, 7.0, 98, 40)
+    r = results.Results(str(tmp_path))
+    assert list(results.kind_runs(r, "two-policies", "ppo-dap", long=True)) == [("Hopper-v4", 1)]
+    assert "eight_tasks_final_200k" not in results.kind_runs(r, "replay", "ppo-dap", long=True)[("Hopper-v4", 1)].path
+    assert sorted(results.kind_runs(r, "replay", "ppo-dap", long=True)) == [(e, s) for e in sorted(results.FIRST_THREE)
+                                                                          for s in range(1, 6)]
+    long_ppo, short_ppo = results.kind_runs(r, "replay", "ppo", long=True), results.kind_runs(r, "replay", "ppo")
+    assert len(long_ppo) == len(short_ppo) == 15 and all("eight_tasks_final_200k" in run.path for run in long_ppo.values())
+    assert all(os.path.join("data_kinds", "single", "") in run.path for run in short_ppo.values())
+    assert len(results.kind_runs(r, "single", "gmm-prior", long=True)) == 15
+    lines = results.online_data_kinds(r)
+    assert "| replay | Walker2d-v4 | 1-5 | 2.50x [2.50, 2.50] | 1.50x [1.50, 1.50] | 1.50x [1.50, 1.50] | " \
+        "1.50x [1.50, 1.50] |" in lines  # ALC@40 / PPO's
+    assert "| replay | Walker2d-v4 | 1-5 | 2.00x [2.00, 2.00] | 3.00x [3.00, 3.00] | 2.00x [2.00, 2.00] | " \
+        "3.00x [3.00, 3.00] |" in lines  # AULC@40 / PPO's
     (verdict,) = [line for line in lines if line.startswith("**single**")]
     assert "**single**: the DDPM is ahead of GMM, Gaussian, retrieval." in verdict
     assert "**replay**: the DDPM is behind GMM, retrieval; not distinguishable from Gaussian." in verdict
@@ -207,8 +235,8 @@ def test_the_dataset_kind_verdict_on_hand_made_runs(tmp_path):
         "prior on replay data." in lines
     assert lines[-1] == "" and not any(line.startswith("### At 1M") for line in lines)  # no 1M runs here
     (row,) = [line for line in lines if line.startswith("| replay (")]
-    assert row == "| replay (a learning run's whole log) | 0.00 [0.00, 0.00]; 0.00 [0.00, 0.00] | " \
-                  "0.50 [0.50, 0.50]; 0.50 [0.50, 0.50] | 0.00 [0.00, 0.00]; 0.00 [0.00, 0.00] |"
+    assert row == "| replay (a learning run's whole log) | 1-5 | 0.00 [0.00, 0.00]; 1.00 [1.00, 1.00] | " \
+                  "0.50 [0.50, 0.50]; 1.00 [1.00, 1.00] | 0.00 [0.00, 0.00]; 1.00 [1.00, 1.00] |"
 
 
 def test_same_priors_names_each_prior_whose_weights_or_config_differ(tmp_path):
