@@ -1035,13 +1035,13 @@ def online_data_kinds(r: Results) -> List[str]:
         rows, base = [], kind_runs(r, "single", "ppo", long)
         for kind in kinds:
             for env in FIRST_THREE:
-                cells, keys = [], set()
-                for variant in PRIOR_VARIANTS:
-                    k, b, t = paired(of_env(kind_runs(r, kind, variant, long), env), of_env(base, env), metric)
-                    cells.append(gain(b, t))
-                    keys |= set(k)
-                if keys:
-                    rows.append([kind, env, seeds_of(keys), *cells])
+                pairs = [paired(of_env(kind_runs(r, kind, variant, long), env), of_env(base, env), metric)
+                         for variant in PRIOR_VARIANTS]
+                keys = set().union(*(k for k, _, _ in pairs))
+                if keys:  # a cell on fewer seeds than its row names them
+                    rows.append([kind, env, seeds_of(keys), *(gain(b, t) + ("" if set(k) == keys or not k else
+                                                                           f" (seeds {seeds_of(k)})")
+                                                              for k, b, t in pairs)])
         lines += [f"{name}, PPO-DAP with each prior / PPO:", "",
                   *table(["dataset", "task", "seeds", *PRIOR_VARIANTS.values()], rows), ""]
     # time: the single kind's runs, where PPO ran in the same batch as the four priors
