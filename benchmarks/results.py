@@ -1024,30 +1024,35 @@ def online_data_kinds(r: Results) -> List[str]:
     if not kinds:
         return []
     metrics = {"AULC@40": (False, r.aulc40), "ALC@40 (paper)": (True, r.alc40)}  # name: (long runs, metric)
-    ppo = kind_runs(r, "single", "ppo")
+    # {metric name: {kind: {variant: runs}}}, PPO's (the same for every kind) under "ppo" of each kind
+    runs = {name: {kind: {variant: kind_runs(r, kind, variant, long) for variant in ["ppo", *PRIOR_VARIANTS]}
+                   for kind in kinds} for name, (long, _) in metrics.items()}
+    ppo = runs["AULC@40"]["single"]["ppo"]
     lines = ["### Online: PPO-DAP with each prior kind, on each dataset kind", "",
              "AULC@40 from 40-iteration runs (81,920 steps); the paper's ALC@40 from runs of 98 iterations (200,704 "
              "steps) evaluated deterministically every 5,000 steps (10 episodes). Seeds as listed; PPO's runs are "
              "shared by the four kinds (it reads no prior), and the 98-iteration runs of PPO and of the two-policies "
              "DDPM are the eight-task table's. Each cell: the mean ratio to PPO over seed pairs with its bootstrap "
              "95% interval (a difference where PPO's value is not positive).", ""]
-    for name, (long, metric) in metrics.items():
-        rows, base = [], kind_runs(r, "single", "ppo", long)
+    for name, (_, metric) in metrics.items():
+        rows = []
         for kind in kinds:
+            base = runs[name][kind]["ppo"]
             for env in FIRST_THREE:
-                pairs = [paired(of_env(kind_runs(r, kind, variant, long), env), of_env(base, env), metric)
+                pairs = [paired(of_env(runs[name][kind][variant], env), of_env(base, env), metric)
                          for variant in PRIOR_VARIANTS]
                 keys = set().union(*(k for k, _, _ in pairs))
-                if keys:  # a cell on fewer seeds than its row names them
-                    rows.append([kind, env, seeds_of(keys), *(gain(b, t) + ("" if set(k) == keys or not k else
-                                                                           f" (seeds {seeds_of(k)})")
-                                                              for k, b, t in pairs)])
+                if not keys:
+                    continue
+                cells = [gain(b, t) + (f" (seeds {seeds_of(k)})" if k and set(k) != keys else "")  # fewer seeds
+                         for k, b, t in pairs]                                                   # than the row's
+                rows.append([kind, env, seeds_of(keys), *cells])
         lines += [f"{name}, PPO-DAP with each prior / PPO:", "",
                   *table(["dataset", "task", "seeds", *PRIOR_VARIANTS.values()], rows), ""]
     # time: the single kind's runs, where PPO ran in the same batch as the four priors
     cells = []
     for variant in PRIOR_VARIANTS:
-        k, b, t = paired(kind_runs(r, "single", variant), ppo, lambda run: r.train_s(run, 40))
+        k, b, t = paired(runs["AULC@40"]["single"][variant], ppo, lambda run: r.train_s(run, 40))
         cells.append(f"{gain(b, t)} ({len(k)} pairs)")
     lines += ["Training time (evaluation excluded) / PPO's, from the single kind's runs, over the three tasks. Each "
               "call runs PPO beside the DDPM, then the GMM beside the Gaussian, then retrieval: only the DDPM's ratio "
@@ -1056,27 +1061,26 @@ def online_data_kinds(r: Results) -> List[str]:
     cheaper = list(PRIOR_VARIANTS.items())[1:]
     rows, leads, sentences, pending, seeds_by_kind, earns = [], {}, [], [], {}, []
     for kind in kinds:
-        runs = {name: {variant: kind_runs(r, kind, variant, long) for variant in PRIOR_VARIANTS}
-                for name, (long, _) in metrics.items()}
         # per metric, the same seeds for every comparison: those every task and prior kind has
-        seeds = {name: common_seeds(list(runs[name].values()), FIRST_THREE) for name in metrics}
+        common = {name: common_seeds([runs[name][kind][v] for v in PRIOR_VARIANTS], FIRST_THREE) for name in metrics}
         cells, ahead, behind, probabilities = [], [], [], []
         for variant, label in cheaper:
             texts = []
             for name, (_, metric) in metrics.items():
-                if len(seeds[name]) < 2:
+                if len(common[name]) < 2:
                     texts.append("too few seeds")
                     continue
-                p, low, high = improvement(run_matrix(runs[name]["ppo-dap"], FIRST_THREE, seeds[name], metric),
-                                           run_matrix(runs[name][variant], FIRST_THREE, seeds[name], metric))
+                p, low, high = improvement(run_matrix(runs[name][kind]["ppo-dap"], FIRST_THREE, common[name], metric),
+                                           run_matrix(runs[name][kind][variant], FIRST_THREE, common[name], metric))
                 texts.append(f"{p:.2f} [{low:.2f}, {high:.2f}]")
                 if name == "AULC@40":
                     probabilities.append((p, variant))
                     ahead += [label] if standing(low, high) == "ahead of" else []
                     behind += [label] if standing(low, high) == "behind" else []
             cells.append("; ".join(texts))
-        rows.append([DATA_KIND_NAMES[kind], seeds_of([(None, x) for x in seeds["ALC@40 (paper)"]]) if seeds["ALC@40 (paper)"] else "none", *cells])
-        seeds = seeds["AULC@40"]
+        alc_seeds = common["ALC@40 (paper)"]
+        rows.append([DATA_KIND_NAMES[kind], seeds_of([(None, x) for x in alc_seeds]) if alc_seeds else "none", *cells])
+        seeds = common["AULC@40"]
         if len(seeds) < VERDICT_SEEDS:
             pending.append(kind)
             continue
@@ -1116,15 +1120,15 @@ def online_data_kinds(r: Results) -> List[str]:
     if "single" in kinds and others:
         rows, better = [], []
         for variant, label in PRIOR_VARIANTS.items():
-            base = kind_runs(r, "single", variant)
+            base = runs["AULC@40"]["single"][variant]
             cells = []
             for kind in others:
-                runs = kind_runs(r, kind, variant)
-                seeds = common_seeds([runs, base], FIRST_THREE)
+                on_kind = runs["AULC@40"][kind][variant]
+                seeds = common_seeds([on_kind, base], FIRST_THREE)
                 if len(seeds) < 2:
                     cells.append("too few seeds")
                     continue
-                p, low, high = improvement(run_matrix(runs, FIRST_THREE, seeds, r.aulc40),
+                p, low, high = improvement(run_matrix(on_kind, FIRST_THREE, seeds, r.aulc40),
                                            run_matrix(base, FIRST_THREE, seeds, r.aulc40))
                 cells.append(f"{p:.2f} [{low:.2f}, {high:.2f}]")
                 better += [f"the {label} prior on {kind} data"] if low > 0.5 and len(seeds) >= VERDICT_SEEDS else []
