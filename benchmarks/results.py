@@ -24,8 +24,8 @@ import torch
 import tyro
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import (PRIOR_KINDS, alc, aulc, bootstrap_ci, last_episodes_mean, prior_file, read_csv,  # noqa: E402
-                     student_t_ci, wilcoxon_p)
+from compare import (PRIOR_KINDS, alc, aulc, bootstrap_ci, last_episodes_mean, prior_file,  # noqa: E402
+                     ratio_of_means_ci, read_csv, student_t_ci, wilcoxon_p)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TASKS = ["Walker2d-v4", "Hopper-v4", "HalfCheetah-v4", "Ant-v4", "Humanoid-v4", "Swimmer-v4", "InvertedPendulum-v4",
@@ -122,7 +122,7 @@ FOLDERS: Dict[str, Folder] = {
         "The behaviour runs of the Hopper-v4 and HalfCheetah-v4 priors shipped then (PPO, seed 100, 1M steps) and "
         "PPO-DAP at 1M with those priors and the earlier form of the (d) terms",
         "bash benchmarks/strong_prior.sh, then KINDS=\"gaussian knn\" SEEDS= bash benchmarks/strong_prior.sh (at that "
-        "commit; `python benchmarks/make_datasets.py --kinds single` makes the same data)",
+        "commit); the same data: python benchmarks/make_datasets.py --kinds single",
         "ac4a1e0"),
     "strong_prior_1m_side_by_side": Folder(
         "PPO and PPO-DAP (earlier form of the (d) terms) at 1M, seed 4 of Hopper-v4 and HalfCheetah-v4, side by side",
@@ -366,31 +366,32 @@ def paired(treat: dict, base: dict, metric: Callable) -> tuple:
     return keys, np.array([metric(base[k]) for k in keys]), np.array([metric(treat[k]) for k in keys])
 
 
-def ratios_or_differences(base: np.ndarray, treat: np.ndarray) -> tuple:
-    """(per-seed values, True) as ratios treat/base, or (values, False) as differences treat - base where a
-    baseline value is not positive (a ratio means nothing there)."""
-    return (treat / base, True) if (base > 0).all() else (treat - base, False)
+def gain_interval(base: np.ndarray, treat: np.ndarray) -> tuple:
+    """(value, bootstrap 95% interval, True) for the ratio of the means mean(treat) / mean(base) over paired
+    seeds, or (value, interval, False) for the mean difference treat - base where a baseline value is not
+    positive (a ratio means nothing there). base, treat: shape (n,), the same seeds in the same order."""
+    if (base > 0).all():
+        return treat.mean() / base.mean(), ratio_of_means_ci(treat, base), True
+    return (treat - base).mean(), bootstrap_ci(treat - base), False
 
 
 def gain(base: np.ndarray, treat: np.ndarray, digits: int = 2) -> str:
-    """The mean per-seed ratio treat/base (or difference) with its bootstrap 95% interval."""
+    """The ratio of the means treat/base (or the mean difference) with its bootstrap 95% interval."""
     if len(base) == 0:
         return "not run"
-    values, ratio = ratios_or_differences(base, treat)
-    low, high = bootstrap_ci(values)
-    if ratio:
-        return f"{values.mean():.{digits}f}x [{low:.{digits}f}, {high:.{digits}f}]"
-    return f"{values.mean():+.0f} [{low:+.0f}, {high:+.0f}] (difference)"
+    value, (low, high), ratio = gain_interval(base, treat)
+    interval = (f" [{low:.{digits}f}, {high:.{digits}f}]" if ratio else f" [{low:+.0f}, {high:+.0f}]") if len(base) > 1 else ""
+    return f"{value:.{digits}f}x{interval}" if ratio else f"{value:+.0f}{interval} (difference)"
 
 
 def full_stats(base: np.ndarray, treat: np.ndarray) -> str:
-    """Ratio (or difference) with the bootstrap and Student-t 95% intervals and the Wilcoxon p-value."""
+    """The gain, the mean difference's Student-t 95% interval and the paired Wilcoxon p-value."""
     if len(base) < 2:
         return gain(base, treat)
-    values, ratio = ratios_or_differences(base, treat)
-    t_low, t_high = student_t_ci(values)
-    fmt = "{:.2f}" if ratio else "{:+.0f}"
-    return (f"{gain(base, treat)}; Student-t [{fmt.format(t_low)}, {fmt.format(t_high)}]; "
+    t_low, t_high = student_t_ci(treat - base)
+    ratio = gain_interval(base, treat)[2]  # a gain given as a difference already states it
+    difference = f"difference {(treat - base).mean():+.0f}, " if ratio else ""
+    return (f"{gain(base, treat)}; {difference}Student-t [{t_low:+.0f}, {t_high:+.0f}]; "
             f"Wilcoxon p {wilcoxon_p(treat - base):.3f}")
 
 
@@ -486,7 +487,7 @@ def eight_task_table(r: Results) -> List[str]:
                   "ALC@40 (paper), PPO-DAP / PPO [95%] (seeds)",
                   "final return at 1M: PPO / PPO-DAP (seeds)",
                   "steps to 90% of PPO's 1M return: PPO / PPO-DAP"], rows) + [
-        "", f"Early learning (both 95% intervals of AULC@40 above PPO's, bootstrap and Student-t): better on {len(early_better)} of {len(TASKS)} tasks"
+        "", f"Early learning (AULC@40's bootstrap interval above PPO's and the Student-t interval of the difference above 0): better on {len(early_better)} of {len(TASKS)} tasks"
         + (f", not shown on {', '.join(others)}" if others else "") + ". The paper's ALC@40 (the same test): "
         f"better on {len(alc_better)} of the {len(alc_measured)} tasks measured"
         + (f", not shown on {', '.join(alc_others)}" if alc_others else "") + ". Mean final return at 1M at least PPO's: "
@@ -495,11 +496,10 @@ def eight_task_table(r: Results) -> List[str]:
 
 
 def above_one(base: np.ndarray, treat: np.ndarray) -> bool:
-    """Whether both 95% intervals (bootstrap and Student-t) of the mean ratio lie above 1 (of the mean
-    difference above 0 where a baseline value is not positive): a gain is called only where both agree."""
-    values, ratio = ratios_or_differences(base, treat)
-    floor = 1.0 if ratio else 0.0
-    return bootstrap_ci(values)[0] > floor and student_t_ci(values)[0] > floor
+    """Whether the bootstrap 95% interval of the gain lies above 1 (above 0 for a difference) and the
+    Student-t 95% interval of the mean difference above 0: a gain is called only where both agree."""
+    _, (low, _), ratio = gain_interval(base, treat)
+    return low > (1.0 if ratio else 0.0) and student_t_ci(treat - base)[0] > 0
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -647,10 +647,12 @@ def section_eight_tasks(r: Results) -> List[str]:
              "the deterministic evaluation's curve over its first 40 epochs of 5,000 steps) from runs of 98 iterations (200,704 steps) "
              "with the shipped priors on the first three tasks; the final return from 1M-step runs (the defaults) "
              "with the shipped priors. "
-             "The steps to 90% are the median over seeds of the first step at which the mean of the last 100 "
-             "training episodes reaches 90% of PPO's mean final return at 1M.", "",
+             "The steps to 90%: the first step at which the mean of the last 100 training episodes reaches 90% of "
+             "PPO's mean final return at 1M, the median over the seeds that reach it; \"(2 of 3 seeds)\": only "
+             "those reached it; \"not reached\": half of the seeds or fewer did.", "",
              *eight_task_table(r), "",
-             "Per task and seed (PPO / PPO-DAP), with the Student-t interval and the paired Wilcoxon p-value:", ""]
+             "Per task and seed (PPO / PPO-DAP), with the mean paired difference, its Student-t 95% interval and "
+             "the paired Wilcoxon p-value:", ""]
     rows = []
     for env in TASKS:
         for name, treat, base, metric in (("AULC@40", s["dap40"], s["ppo40"], r.aulc40),
@@ -697,6 +699,21 @@ def section_aggregates(r: Results) -> List[str]:
             f"![performance profiles]({PROFILE_FIGURE})", ""]
 
 
+def run_minutes(r: Results, dap40: dict) -> List[list]:
+    """Per task: minutes to pretrain the shipped DDPM prior, and the median training minutes of PPO-DAP's
+    40-iteration and 1M-step runs with the shipped priors (with their seeds)."""
+    dap1m, rows = eight_task_sets(r)["dap1m"], []
+    for env in TASKS:
+        pretrain = prior_checkpoint(prior_file(os.path.join(r.root, "priors"), env, "diffusion"))["provenance"]
+        cells = [env, f"{pretrain['train_seconds'] / 60:.1f}"]
+        for runs, iterations in ((of_env(dap40, env), 40), (of_env(dap1m, env), ONE_M_ITERATIONS)):
+            minutes = [r.train_s(run, iterations) / 60 for run in runs.values()]
+            cells.append(f"{np.median(minutes):.{1 if iterations == 40 else 0}f} ({seeds_of(sorted(runs))})"
+                         if minutes else "not run")
+        rows.append(cells)
+    return rows
+
+
 def section_cost(r: Results) -> List[str]:
     # PPO beside PPO-DAP: the eight-task runs of seeds 6-10, both variants in one call, two runs at a time
     ppo40, dap40 = forty(r, ["eight_tasks_final_40it"], "ppo"), forty(r, ["eight_tasks_final_40it"], "ppo-dap")
@@ -727,6 +744,10 @@ def section_cost(r: Results) -> List[str]:
              + f" of {ONE_M_ITERATIONS} iterations.", "",
              *table(["task", "budget", "seeds", "training time, PPO-DAP / PPO [95%]", "peak RSS, PPO-DAP / PPO [95%]"],
                     rows), "", sources("eight_tasks_final_40it", "shared_out_1m"), "",
+             "How long a run takes there (two runs at a time, evaluation excluded), median over seeds, in minutes: "
+             "the shipped DDPM prior's pretraining (from its provenance), and PPO-DAP with the defaults:", "",
+             *table(["task", "pretraining the prior", "PPO-DAP, 40 iterations (seeds)", "PPO-DAP, 1M steps (seeds)"],
+                    run_minutes(r, dap40)), "",
              "Checkpoints at the default `--checkpoint-every 10` (capturing the state every iteration, writing it every "
              "10th) took this share of a 1M-step PPO-DAP run's training time: " + ", ".join(checkpointed) + ". "
              + sources("checkpoint_cost_1m"), ""]
@@ -823,7 +844,8 @@ def section_data(r: Results) -> List[str]:
     rows = []
     for env in TASKS:
         prov = prior_checkpoint(prior_file(os.path.join(r.root, "priors"), env, "diffusion"))["provenance"]
-        ppo_final = np.mean([r.final(v) for v in of_env(s["ppo1m"], env).values()])
+        _, ppo_finals, _ = paired(of_env(s["dap1m"], env), of_env(s["ppo1m"], env), r.final)  # the table's seeds
+        ppo_final = ppo_finals.mean()
         data_return = prov.get("mean_episode_return")
         part = f", the episodes of its last {prov['last_steps']:,} steps" if prov.get("last_steps") else ""
         rows.append([env, f"`{dataset_flag(prov['command'])}`{part}", prov["dataset_sha256"][:12],
@@ -833,7 +855,7 @@ def section_data(r: Results) -> List[str]:
     other_data = not_on_dataset(os.path.join(r.root, "priors"), TASKS, record, "two-policies")
     recipe = (f"All {len(TASKS) * len(PRIOR_KINDS)} shipped priors (four kinds for each task) were pretrained on "
               "their task's two-policies dataset: the sha256 in each one's provenance is that dataset's in "
-              "`datasets.json`."
+              "[`datasets.json`](benchmarks/results/data_kinds/datasets.json)."
               if not other_data else "These shipped priors were not pretrained on their task's two-policies "
               f"dataset (the sha256 in their provenance is another): {', '.join(other_data)}.")
     differ = same_priors(os.path.join(r.root, "priors"), os.path.join(r.dir, "data_kinds", "priors", "two-policies"),
@@ -855,11 +877,11 @@ def section_data(r: Results) -> List[str]:
             _, ba, ta = paired(of_env(runs, env), of_env(s["ppo1m"], env), r.aulc40)
             cmp_rows.append([env, name, seeds_of(keys), gain(ba, ta), f"{b.mean():.0f} / {t.mean():.0f}"])
     return ["## The prior's data", "",
-            "The prior carries the behaviour of its data into PPO. On Hopper-v4 and HalfCheetah-v4, priors made from "
-            "a weak behaviour (the whole log of a 300k-step PPO run) held the actor near that behaviour's level while "
-            "PPO climbed past it; priors from a stronger behaviour (the last 300k steps of a 1M-step run) kept the "
-            "gain to the end (second table). Hence the rule for a new prior: **the prior's data should beat what PPO "
-            "reaches in the run.**", "",
+            "The prior carries the behaviour of its data into PPO. On Hopper-v4 and HalfCheetah-v4 (second table), "
+            "priors made from a weak behaviour (the whole log of a 300k-step PPO run) gave a far smaller early gain "
+            "than priors from a stronger behaviour (the last 300k steps of a 1M-step run), none on Hopper-v4, and "
+            "ended below PPO at 1M on HalfCheetah-v4; the stronger behaviour's priors ended above PPO on both. Hence "
+            "the rule for a new prior: **the prior's data should reach at least what PPO reaches in the run.**", "",
             "The shipped priors follow one recipe, chosen by the [dataset-kind comparison]"
             "(#when-does-the-diffusion-prior-earn-its-cost): two-policies data, 150,000 transitions "
             "of each of two converged policies (PPO seeds 100 and 101 at 1M steps) acting from the same start "
@@ -868,17 +890,19 @@ def section_data(r: Results) -> List[str]:
             "gaussian knn --data-dir data/data_kinds --runs-dir benchmarks/results/data_kinds/behaviour "
             "--priors-dir priors --flat` (the first three tasks' files were made by the same pretraining for the "
             "dataset-kind comparison and copied; the behaviour runs are in `data_kinds/behaviour`). " + recipe
-            + " Each DDPM prior's provenance, against PPO's mean final return at 1M (the rule holds for "
+            + " Each DDPM prior's provenance, against PPO's mean final return at 1M on the seeds of the eight-task "
+            "table (the rule holds for "
             f"{', '.join(held) or 'none of them'}):", "",
             *table(["task", "`--dataset` of its pretraining", "sha256", "transitions", "mean episode return of the data",
-                    "PPO's final return at 1M", "data above PPO's 1M return", "held-out denoising loss"], rows), "",
+                    "PPO's final return at 1M", "data at least PPO's 1M return", "held-out denoising loss"], rows), "",
             *([f"On {', '.join(below)} the data's mean return is below PPO's at 1M, so the rule does not hold: "
                "there a prior can hold the actor back late in a run. " + late_verdict(r, s, below), ""]
               if below else []),
             check, "",
             f"Hopper-v4 and HalfCheetah-v4 with priors (of commit {EARLIER_PRIORS} and before) from a weak and from a "
             "stronger behaviour of one policy, at 1M, both with the earlier form of the (d) terms:", "",
-            *table(["task", "prior's data", "seeds", "AULC@40, PPO-DAP / PPO [95%]", "final return at 1M: PPO / PPO-DAP"],
+            *table(["task", "prior's data", "seeds", "AULC@40 in the 1M runs, PPO-DAP / PPO [95%]",
+                    "final return at 1M: PPO / PPO-DAP"],
                    cmp_rows), "",
             sources("strong_prior_1m", "strong_prior_1m_side_by_side", "release_1m", "release_1m_side_by_side",
                     "default_1m", "priors_300k", "data_kinds"), ""]
@@ -905,7 +929,7 @@ def section_prior_kinds(r: Results) -> List[str]:
             f"On one converged policy's data (the last 300k steps of a 1M-step run), the DDPM and Gaussian priors "
             f"shipped for Hopper-v4 and HalfCheetah-v4 at commit {EARLIER_PRIORS} at 1M steps (per seed, PPO / the "
             "prior's run):", "",
-            *table(["task", "prior", "seeds", "AULC@40", "final return at 1M"], rows1m), "",
+            *table(["task", "prior", "seeds", "AULC@40 in the 1M runs", "final return at 1M"], rows1m), "",
             sources("shared_out_1m", "gaussian_1m_current_form"), ""]
 
 
@@ -939,7 +963,8 @@ def section_ablations(r: Results) -> List[str]:
             f"1-3, against PPO on the same seeds, with the priors shipped at commit {EARLIER_PRIORS}:", "",
             *table(["task", "variant", "AULC@40 per seed: PPO / variant", "variant / PPO [95%]"], rows), "",
             "The frozen prior at 1M:", "",
-            *table(["task", "variant", "seeds", "AULC@40, variant / PPO [95%]", "final return at 1M: PPO / variant"],
+            *table(["task", "variant", "seeds", "AULC@40 in the 1M runs, variant / PPO [95%]",
+                    "final return at 1M: PPO / variant"],
                    rows1m), "",
             sources("aulc40_shared_out", "ablations_current_40it", "baselines_40it", "baselines_40it_hc",
                     "baselines_current_40it", "shared_out_1m", "frozen_1m"), ""]
@@ -985,7 +1010,7 @@ def section_data_kinds(r: Results) -> List[str]:
             "Datasets of four kinds, made by `python benchmarks/make_datasets.py` from behaviour runs with recorded "
             "seeds (PPO seeds 100 and 101 at 1M steps, seed 100 at 300k; each mixed kind takes 150,000 transitions "
             "of each policy, acting from the same start states). The files are not committed; their sha256 (first "
-            f"12 digits here, all in `datasets.json`) let a rerun on {record['machine']} be checked bit for bit. "
+            f"12 digits here, all in [`datasets.json`](benchmarks/results/data_kinds/datasets.json)) let a rerun on {record['machine']} be checked bit for bit. "
             f"Made for {', '.join(env for env in FIRST_THREE if any(env in k for k in record['files']))}:", "",
             *table(["dataset", "task", "transitions", "mean episode return", "sha256"], rows), "",
             "Offline, on 2,000 of each dataset's held-out states (`python benchmarks/prior_fit.py`): best-of-1 / "
@@ -1165,8 +1190,10 @@ def data_kinds_1m(r: Results, ppo1m: dict, best: Optional[tuple] = None) -> List
             keys, b, t = paired(of_env(ddpm, env), of_env(other, env), r.final)
             if not keys:
                 continue
-            ppo = [r.final(run) for run in of_env(ppo1m, env).values()]
-            rows.append([env, seeds_of(keys), f"{np.mean(ppo):.0f} ({len(ppo)} seeds)" if ppo else "not run",
+            ppo_keys = [k for k in keys if k in ppo1m]  # PPO on the seeds of the pair
+            ppo = f"{np.mean([r.final(ppo1m[k]) for k in ppo_keys]):.0f}" if ppo_keys else "not run"
+            rows.append([env, seeds_of(keys), ppo + (f" (seeds {seeds_of(ppo_keys)})" if 0 < len(ppo_keys) < len(keys)
+                                                     else ""),
                          f"{t.mean():.0f}", f"{b.mean():.0f}", gain(b, t), per_seed(keys, b, t)])
         if not rows:  # no pair of finished runs yet
             continue
@@ -1182,7 +1209,7 @@ def data_kinds_1m(r: Results, ppo1m: dict, best: Optional[tuple] = None) -> List
         run_seeds = sorted({key[1] for key in ddpm} | {key[1] for key in other})
         lines += [f"### At 1M steps: the DDPM and the {label} prior on the {kind} data", "",
                   f"Runs to 1M steps (488 iterations, no evaluation) of {why}. Final return: the mean of the last "
-                  "100 training episodes; PPO's from its 1M runs of the eight-task table.", "",
+                  "100 training episodes; PPO's from its 1M runs of the eight-task table on the same seeds.", "",
                   *table(["task", "seeds", "PPO", "DDPM", label, f"DDPM / {label} [95%]",
                           f"per seed: {label} / DDPM"], rows), "",
                   f"{verdict}, seeds {seeds_of([(None, s) for s in seeds]) if seeds else 'none'}. Runs: "
@@ -1239,15 +1266,16 @@ def section_rejected(r: Results) -> List[str]:
     old_ppo = {**forty(r, ["aulc40_release"], "ppo"), **forty(r, PPO_1M, "ppo")}
     old_defaults = forty(r, ["aulc40_release", "release_1m", "default_1m"], "ppo-dap")
     for name, folder, variant in (("Imitating the mean only (`--no-imitate-std`)", "meanonly_1m", "ppo-dap-meanonly"),
-                                  ("A std the prior only lends (`--imitate-std lent`)", "lentstd_40it", "lent-std"),
+                                  ("A std the prior only lends (`--imitate-std lent`: the imitation trains a separate log-std offset that "
+                                   "fades with the prior's weight, so the actor's own std stays PPO's)", "lentstd_40it", "lent-std"),
                                   ("Variance-scaled imitation (`--imitation-var-scaled`)", "varscaled_40it", "var-scaled")):
-        entries.append((name, "AULC@40 / PPO, variant (that code's defaults): "
+        entries.append((name, "AULC@40 / PPO, variant (that commit's defaults and priors): "
                         + against_defaults(r, forty(r, [folder], variant), old_defaults, old_ppo), folder))
     ppo40, dap40 = forty(r, ["aulc40_shared_out"], "ppo"), forty(r, ["aulc40_shared_out"], "ppo-dap")
     for name, folder in (("Four proposals per state (`--num-proposals 4`)", "proposals4_40it"),
                          ("128 proposal states (`--proposal-states 128`)", "spread_states128_40it"),
                          ("64 proposal states (`--proposal-states 64`)", "spread_states64_40it")):
-        entries.append((name, "AULC@40 / PPO, variant (defaults): "
+        entries.append((name, "AULC@40 / PPO, variant (that commit's defaults and priors): "
                         + against_defaults(r, forty(r, [folder], "ppo-dap"), dap40, ppo40), folder))
     old40 = {**forty(r, ["aulc40_release"], "ppo-dap"), **forty(r, ["aulc40_strong"], "ppo-dap")}
     old40 = {k: v for k, v in old40.items() if k[0] == "Walker2d-v4" or "aulc40_strong" in v.path}
@@ -1255,10 +1283,11 @@ def section_rejected(r: Results) -> List[str]:
     cells = []
     for env in FIRST_THREE:
         _, b, t = paired(of_env(old40, env), of_env(base40, env), r.aulc40)
-        cells.append(f"{env} {gain(b, t)}")
+        _, bd, td = paired(of_env(dap40, env), of_env(ppo40, env), r.aulc40)
+        cells.append(f"{env} {gain(b, t)} ({gain(bd, td)})")
     entries.append(("The earlier form of the (d) terms (every minibatch took them over all the proposal states, "
-                    "a third more PPO-DAP time)", "AULC@40 / PPO, seeds 1-5: " + "; ".join(cells)
-                    + "; the current form's are in [The eight tasks](#the-eight-tasks)", "aulc40_release"))
+                    "a third more PPO-DAP time)", "AULC@40 / PPO, seeds 1-5, earlier form (current form, same priors, "
+                    "[`aulc40_shared_out`](#runs-aulc40-shared-out)): " + "; ".join(cells), "aulc40_release"))
     gauss = {**forty(r, ["gaussian_40it", "gaussian_40it_seed3", "gaussian_40it_halfcheetah"], "gaussian-prior")}
     ddpm = forty(r, ["aulc40_release"], "ppo-dap")
     keys, b, t = paired(gauss, ddpm, r.aulc40)
@@ -1361,10 +1390,18 @@ def page(r: Results) -> str:
             "How to read the numbers. **AULC@40**: the mean over PPO iterations 1-40 of each iteration's mean training "
             "return (early learning; METHOD.md section 4). **ALC@40 (paper)**: the area under the deterministic "
             "evaluation curve over the first 200,000 steps (40 epochs of 5,000). **Final return**: the mean of the "
-            "last 100 training episodes. Ratios are per seed pair (same seed, same machine), averaged, with a "
-            "percentile-bootstrap 95% interval over the pairs; where PPO's value is not positive (HalfCheetah-v4 and "
-            "Ant-v4 start by running backwards) the mean difference is given instead. Few seeds make wide intervals: "
-            "with 5 pairs the Wilcoxon p-value cannot go below 0.0625.", ""]
+            "last 100 training episodes. AULC@40 read from a longer run (98 iterations or 1M steps) differs from a "
+            "40-iteration run's on the same seed: the learning rate anneals over the whole budget. **Ratios** are "
+            "ratios of the means over the same seeds (same machine), with a percentile-bootstrap 95% interval that "
+            "resamples the seed pairs; where PPO's value is not positive (HalfCheetah-v4 and Ant-v4 start by running "
+            "backwards) the mean paired difference is given instead. Few seeds make wide intervals: with 5 pairs the "
+            "Wilcoxon p-value cannot go below 0.0625, and a cell on one seed has no interval.", "",
+            f"Older tables say what they ran with. **Priors of {EARLIER_PRIORS}**: the priors shipped before the present "
+            "recipe (commit " + EARLIER_PRIORS + "): Walker2d-v4's pretrained on the whole log of a 300k-step PPO run, "
+            "Hopper-v4's and HalfCheetah-v4's on the last 300k steps of a 1M-step run, the five others' on their own "
+            "300k-step runs. **The earlier form of the (d) terms**: every minibatch took the imitation term over all "
+            "the proposal states (now each takes its share of them); it learned about as fast early, at a third more "
+            "PPO-DAP time ([Rejected](#rejected-and-superseded)).", ""]
     body = (section_eight_tasks(r) + section_aggregates(r) + section_cost(r) + section_data(r) + section_prior_kinds(r) + section_ablations(r)
             + section_cleanrl(r)
             + (section_data_kinds(r) if os.path.exists(os.path.join(r.dir, "data_kinds", "prior_fit.csv")) else [])

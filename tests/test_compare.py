@@ -42,10 +42,11 @@ def test_last_episodes_mean():
     assert compare.last_episodes_mean(episodes[:10], n=100) == pytest.approx(4.5)
 
 
-def test_median_iqr_paired_ratios_and_bootstrap():
+def test_median_iqr_pairs_and_bootstrap():
     assert compare.median_iqr([1, 2, 3, 4, 5]) == (3.0, 2.0, 4.0)
-    ratios = compare.paired_ratios({1: 2.0, 2: 3.0, 3: 9.0}, {1: 1.0, 2: 2.0, 4: 5.0})
-    np.testing.assert_allclose(ratios, [2.0, 1.5])  # only seeds both have, in seed order
+    t, b = compare.paired({1: 2.0, 2: 3.0, 3: 9.0}, {1: 1.0, 2: 2.0, 4: 5.0})
+    np.testing.assert_allclose(t, [2.0, 3.0])  # only seeds both have, in seed order
+    np.testing.assert_allclose(b, [1.0, 2.0])
     low, high = compare.bootstrap_ci([1.2, 1.2, 1.2])
     assert low == pytest.approx(1.2) and high == pytest.approx(1.2)
     values = np.random.default_rng(0).normal(1.3, 0.1, size=20)
@@ -53,6 +54,17 @@ def test_median_iqr_paired_ratios_and_bootstrap():
     assert low < values.mean() < high and high - low < 0.15
     assert compare.bootstrap_ci(values) == compare.bootstrap_ci(values)  # seeded
 
+
+def test_ratio_of_means_interval_resamples_pairs():
+    """Every resample of seed pairs whose ratio per seed is 2 has a ratio of means of 2; unpaired
+    resampling would spread it. With one pair far from the others, the interval spans the ratios of means
+    of the resamples with and without it, not the ratios per seed."""
+    low, high = compare.ratio_of_means_ci([2.0, 40.0, 6.0], [1.0, 20.0, 3.0])
+    assert low == pytest.approx(2.0) and high == pytest.approx(2.0)
+    t, b = np.array([1.0, 1.0, 1.0, 100.0]), np.array([2.0, 2.0, 2.0, 10.0])  # ratios 0.5, 0.5, 0.5, 10
+    low, high = compare.ratio_of_means_ci(t, b)
+    assert low == pytest.approx(0.5) and 6.0 < high < 10.0  # 10 only if a resample were that pair alone, 4 times
+    assert low < t.mean() / b.mean() < high
 
 def test_tabulate_pairs_by_seed():
     runs = []
@@ -63,7 +75,7 @@ def test_tabulate_pairs_by_seed():
     summary, ratios = compare.tabulate(runs, ["ppo", "ppo-dap"], 40)
     assert [r["aulc"] for r in summary] == [15.0, 21.0]
     aulc_ratio = [r for r in ratios if r["metric"] == "aulc"][0]
-    assert aulc_ratio["mean_ratio"] == pytest.approx((1.2 + 1.5) / 2) and aulc_ratio["pairs"] == 2
+    assert aulc_ratio["ratio"] == pytest.approx((12.0 + 30.0) / (10.0 + 20.0)) and aulc_ratio["pairs"] == 2
     assert aulc_ratio["per_seed"] == "1.200 1.500"
     assert aulc_ratio["mean_difference"] == pytest.approx((2.0 + 10.0) / 2)
 
@@ -88,7 +100,7 @@ def test_peak_gpu_memory_is_tabulated_only_when_measured():
     assert "peak_gpu_mb" not in cpu_summary[0] and all(r["metric"] != "peak_gpu_mb" for r in cpu_ratios)
     gpu_summary, gpu_ratios = compare.tabulate(runs_with([100.0, 105.0]), ["ppo", "ppo-dap"], 40)
     assert gpu_summary[1]["peak_gpu_mb"] == 105.0
-    assert [r["mean_ratio"] for r in gpu_ratios if r["metric"] == "peak_gpu_mb"] == [pytest.approx(1.05)]
+    assert [r["ratio"] for r in gpu_ratios if r["metric"] == "peak_gpu_mb"] == [pytest.approx(1.05)]
 
 
 def test_no_ratio_when_the_baseline_is_not_positive():
@@ -96,7 +108,7 @@ def test_no_ratio_when_the_baseline_is_not_positive():
              "wall_s": 1.0, "peak_rss_mb": 1.0} for v, x in (("ppo", -100.0), ("ppo-dap", 50.0))]
     _, ratios = compare.tabulate(runs, ["ppo", "ppo-dap"], 40)
     aulc_row = [r for r in ratios if r["metric"] == "aulc"][0]
-    assert np.isnan(aulc_row["mean_ratio"]) and "n/a" in aulc_row["per_seed"]
+    assert np.isnan(aulc_row["ratio"]) and "n/a" in aulc_row["per_seed"]
     assert aulc_row["mean_difference"] == 150.0
 
 
