@@ -58,13 +58,13 @@ class Args:
     eval_episodes: int = 10
     """episodes of each deterministic evaluation (with --save-model at the end, and every --eval-every steps)"""
     eval_every: int = 0
-    """environment steps between deterministic evaluations written to eval.csv (at steps 0, N, 2N, ...; 0 = off)"""
+    """environment steps between deterministic evaluations written to eval.csv (at step 0, then after the first iteration at or past each multiple of N; 0 = off)"""
     save_rollouts: Optional[str] = None
     """if set, log every transition (raw observations, actions, rewards, terminations, truncations) to this new .npz file"""
     checkpoint_every: int = 10
     """PPO iterations between checkpoints (`{runs_dir}/{run_name}/checkpoint.pt`, also written on Ctrl-C / SIGTERM) that --resume continues from; 0 = none"""
     resume: Optional[str] = None
-    """a run folder to continue, bit for bit, from its checkpoint; the run's own flags are used (a flag given beside it must agree, except a larger --total-timesteps and --checkpoint-every)"""
+    """a run folder to continue from its checkpoint (bit for bit on CPU at the same budget); the run's own flags are used (a flag given beside it must agree, except a larger --total-timesteps, which re-anneals the learning rate, and --checkpoint-every)"""
 
     # Algorithm specific arguments
     env_id: str = "Walker2d-v4"
@@ -359,7 +359,7 @@ def load_checked_prior(args: Args, obs_dim: int, act_dim: int, device) -> Action
     try:
         prior = load_prior(path, map_location=device)
     except ValueError as err:  # load_prior's errors are already one sentence naming the file
-        raise SystemExit(f"error: --prior-path: {err}.") from err
+        raise SystemExit(f"error: {err}; pass another with --prior-path.") from err
     if prior.env_id != args.env_id:
         raise SystemExit(f"error: prior {path} was made for {prior.env_id}, but --env-id is {args.env_id}.")
     if (prior.obs_dim, prior.act_dim) != (obs_dim, act_dim):
@@ -489,7 +489,7 @@ def return_gate(recent_returns, prior_return: float) -> float:
 
 def anneal(coef: float, steps_done: int, anneal_steps: int) -> float:
     """(d) coef decayed linearly from its full value at step 0 to zero at `anneal_steps` environment
-    steps; `steps_done` counts the steps before the current iteration's update."""
+    steps; `steps_done` counts the steps before the current iteration's rollout."""
     return coef * max(0.0, 1.0 - steps_done / anneal_steps)
 
 
@@ -650,6 +650,7 @@ def train(args: Args, stop: InterruptFlag) -> str:
     checkpointer.end_iteration(iterations_done, global_step, next_raw_obs, next_obs,  # (a signal in iteration 1)
                                time.time() - start_time - writer.eval_seconds)
 
+    interrupted = False  # interrupted: a signal before the last iteration's rollout ended (one later lets the run finish)
     for iteration in range(1, args.num_iterations + 1)[iterations_done:]:  # resume: after the checkpoint's iteration
         # Annealing the rate if instructed to do so.
         if args.anneal_lr:
@@ -700,6 +701,7 @@ def train(args: Args, stop: InterruptFlag) -> str:
                     writer.add_scalar("charts/episodic_length", episodic_length, global_step)
 
         if stop.signum:  # interrupted
+            interrupted = True  # interrupted
             break
 
         # bootstrap value if not done
@@ -828,10 +830,10 @@ def train(args: Args, stop: InterruptFlag) -> str:
                                    time.time() - start_time - writer.eval_seconds)
 
     envs.close()
-    if stop.signum:  # interrupted: the checkpoint of the last finished iteration (--resume redoes the rollout)
+    if interrupted:  # interrupted: the checkpoint of the last finished iteration (--resume redoes the rollout)
         checkpointer.write()
     writer.finish(agent, obs_norm, device)
-    if stop.signum:
+    if interrupted:
         resume = "" if checkpointer.written is None else f"; continue it with `python ppo_dap.py --resume {writer.run_dir}`"
         stop.exit(f"step {global_step}", f"what the run had is saved in {writer.run_dir}{resume}")
     checkpointer.finish()  # complete: the checkpoint becomes a marker that says so
@@ -1025,8 +1027,9 @@ class RunWriter:
     `add_scalar(tag, value, step)` calls of CleanRL's loop: config.json at the start; progress.csv
     (one row per iteration) and episodes.csv after every iteration; eval.csv every --eval-every steps;
     with --save-model, model.pt and eval.json at the end; with --save-rollouts, the .npz at the end;
-    TensorBoard events too when the optional tensorboard package is installed. Every file is written
-    to a temporary file and renamed, so a crash never leaves half a file. Given a `checkpoint`
+    TensorBoard events too when the optional tensorboard package is installed. Every file but the
+    TensorBoard events and the growing rollout log (appended, cut back on resume) is written to a
+    temporary file and renamed, so a crash never leaves half a file. Given a `checkpoint`
     (--resume), it takes over that run's folder and cuts its files back to the checkpoint."""
 
     EVAL_SEED_OFFSET = 10_000  # evaluation envs are seeded apart from the training envs

@@ -63,9 +63,9 @@ class Args:
     schedule: Literal["vp", "cosine"] = "cosine"
     """the beta schedule: `vp` (Diffusion-QL / IDQL) or `cosine` (Nichol & Dhariwal)"""
     hidden_dim: int = 128
-    """width of the noise network's hidden layers"""
+    """width of the prior network's hidden layers (the DDPM's noise network, the Gaussian's, the mixture's)"""
     num_hidden_layers: int = 3
-    """number of hidden `nn.Linear` layers of the noise network (where LoRA/Adapters attach online)"""
+    """number of hidden `nn.Linear` layers of the prior network (where LoRA/Adapters attach online)"""
 
     # Training
     num_updates: int = 20000
@@ -97,11 +97,14 @@ class Args:
 def atomic_write(path: str, write: Callable) -> None:
     """Call `write(file)` on a temporary file beside `path`, then rename it over `path`.
 
-    A crash or Ctrl-C mid-write leaves the previous file (if any) intact.
+    A crash or Ctrl-C mid-write leaves the previous file (if any) intact; the data reach the disk before
+    the rename, so a power loss cannot leave an empty file in its place either.
     """
     tmp = f"{path}.tmp"
     with open(tmp, "wb") as f:
         write(f)
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
@@ -325,8 +328,8 @@ def mean_episode_return(data: dict) -> Optional[float]:
     ends = np.nonzero(np.logical_or(data["terminations"], data["truncations"]))[0]
     if len(ends) == 0:
         return None
-    sums = np.add.reduceat(data["rewards"].astype(np.float64), np.r_[0, ends[:-1] + 1])
-    return float(sums.mean())
+    rewards = data["rewards"][: ends[-1] + 1].astype(np.float64)  # steps after the last end: no complete episode
+    return float(np.add.reduceat(rewards, np.r_[0, ends[:-1] + 1]).mean())
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -363,6 +366,8 @@ class ActionPrior(nn.Module):
     actions [B, ..., act_dim] in the env's units. Subclasses hold their network's hidden `nn.Linear`
     layers in `self.hidden` (where LoRA or Adapters attach online) and provide `loss` and `sample`."""
 
+    LOG_STD_MIN, LOG_STD_MAX = -5.0, 1.0  # the Gaussian and mixture priors' log-std range (scaled actions)
+
     def __init__(self, obs_dim: int, act_dim: int):
         super().__init__()
         self.obs_dim, self.act_dim = obs_dim, act_dim
@@ -375,6 +380,17 @@ class ActionPrior(nn.Module):
         """Store the dataset's observation statistics and the env's action bounds."""
         for name, value in (("obs_mean", obs_mean), ("obs_std", obs_std), ("act_low", act_low), ("act_high", act_high)):
             getattr(self, name).copy_(torch.as_tensor(np.asarray(value), dtype=torch.float32))
+
+    def make_hidden(self, in_dim: int, hidden_dim: int, num_hidden_layers: int) -> None:
+        """`self.hidden`: num_hidden_layers nn.Linear layers, in_dim -> hidden_dim -> ... -> hidden_dim."""
+        widths = [in_dim] + [hidden_dim] * num_hidden_layers
+        self.hidden = nn.ModuleList(nn.Linear(i, o) for i, o in zip(widths[:-1], widths[1:]))
+
+    def trunk(self, x: torch.Tensor) -> torch.Tensor:
+        """x [B, in_dim] through the hidden layers, each followed by Mish: [B, hidden_dim]."""
+        for layer in self.hidden:
+            x = F.mish(layer(x))
+        return x
 
     def normalize_obs(self, obs: torch.Tensor) -> torch.Tensor:
         return ((obs - self.obs_mean) / self.obs_std).clamp(-10.0, 10.0)
@@ -439,17 +455,13 @@ class DiffusionPrior(ActionPrior):
         )
 
         # Noise network eps_w(a_t, t, s).
-        widths = [act_dim + time_dim + obs_dim] + [hidden_dim] * num_hidden_layers
-        self.hidden = nn.ModuleList(nn.Linear(i, o) for i, o in zip(widths[:-1], widths[1:]))
+        self.make_hidden(act_dim + time_dim + obs_dim, hidden_dim, num_hidden_layers)
         self.out = nn.Linear(hidden_dim, act_dim)
 
     # -- DDPM ---------------------------------------------------------------------------------------
     def eps(self, a_t: torch.Tensor, t: torch.Tensor, obs_n: torch.Tensor) -> torch.Tensor:
         """Predicted noise [B, act_dim] from scaled a_t [B, act_dim], t [B] in 1..T, normalised s [B, obs_dim]."""
-        x = torch.cat([a_t, timestep_embedding(t, self.time_dim), obs_n], dim=-1)
-        for layer in self.hidden:
-            x = F.mish(layer(x))
-        return self.out(x)
+        return self.out(self.trunk(torch.cat([a_t, timestep_embedding(t, self.time_dim), obs_n], dim=-1)))
 
     def q_sample(self, a0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """Forward noising a_t = sqrt(abar_t) a_0 + sqrt(1 - abar_t) eps, for scaled a0 [B, act_dim], t [B]."""
@@ -502,22 +514,16 @@ class GaussianPrior(ActionPrior):
     attach) and the same `loss` / `sample` interface, so nothing online changes; but one mode per state.
     """
 
-    LOG_STD_MIN, LOG_STD_MAX = -5.0, 1.0
-
     def __init__(self, obs_dim: int, act_dim: int, *, hidden_dim: int = 128, num_hidden_layers: int = 3):
         super().__init__(obs_dim, act_dim)
         self.config = dict(kind="gaussian", obs_dim=obs_dim, act_dim=act_dim, hidden_dim=hidden_dim,
                            num_hidden_layers=num_hidden_layers)
-        widths = [obs_dim] + [hidden_dim] * num_hidden_layers
-        self.hidden = nn.ModuleList(nn.Linear(i, o) for i, o in zip(widths[:-1], widths[1:]))
+        self.make_hidden(obs_dim, hidden_dim, num_hidden_layers)
         self.out = nn.Linear(hidden_dim, 2 * act_dim)
 
     def mean_log_std(self, obs_n: torch.Tensor):
         """Normalised s [B, obs_dim] -> mean [B, act_dim] and log-std [B, act_dim] of the scaled action."""
-        x = obs_n
-        for layer in self.hidden:
-            x = F.mish(layer(x))
-        mean, log_std = self.out(x).chunk(2, dim=-1)
+        mean, log_std = self.out(self.trunk(obs_n)).chunk(2, dim=-1)
         return mean, log_std.clamp(self.LOG_STD_MIN, self.LOG_STD_MAX)
 
     def loss(self, obs: torch.Tensor, actions: torch.Tensor, weights: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -545,25 +551,19 @@ class GMMPrior(ActionPrior):
     M = 1 it is `GaussianPrior`.
     """
 
-    LOG_STD_MIN, LOG_STD_MAX = -5.0, 1.0
-
     def __init__(self, obs_dim: int, act_dim: int, *, num_components: int = 5, hidden_dim: int = 128,
                  num_hidden_layers: int = 3):
         super().__init__(obs_dim, act_dim)
         self.config = dict(kind="gmm", obs_dim=obs_dim, act_dim=act_dim, num_components=num_components,
                            hidden_dim=hidden_dim, num_hidden_layers=num_hidden_layers)
         self.num_components = num_components
-        widths = [obs_dim] + [hidden_dim] * num_hidden_layers
-        self.hidden = nn.ModuleList(nn.Linear(i, o) for i, o in zip(widths[:-1], widths[1:]))
+        self.make_hidden(obs_dim, hidden_dim, num_hidden_layers)
         self.out = nn.Linear(hidden_dim, num_components * (1 + 2 * act_dim))
 
     def mixture(self, obs_n: torch.Tensor):
         """Normalised s [B, obs_dim] -> the components' log-weights [B, M] (log-softmax), means and
         log-stds [B, M, act_dim] of the scaled action."""
-        x = obs_n
-        for layer in self.hidden:
-            x = F.mish(layer(x))
-        out = self.out(x)
+        out = self.out(self.trunk(obs_n))
         m, d = self.num_components, self.act_dim
         logits, params = out[:, :m], out[:, m:].reshape(-1, m, 2 * d)
         mean, log_std = params.chunk(2, dim=-1)
@@ -679,13 +679,15 @@ def load_prior(path: str, map_location="cpu") -> ActionPrior:
         raise ValueError(f"prior checkpoint {path} could not be read ({err})") from err
     if not isinstance(state, dict) or state.get("format") != PRIOR_FORMAT:
         raise ValueError(f"prior checkpoint {path} is not a PPO-DAP prior ({PRIOR_FORMAT})")
-    if not all_finite(state["state_dict"].values()):
-        raise ValueError(f"prior checkpoint {path} holds NaN or infinite weights")
-    config = dict(state["config"])
-    kind = config.pop("kind", "diffusion")  # priors saved before the Gaussian ablation existed are DDPMs
-    prior = PRIOR_KINDS[kind](config.pop("obs_dim"), config.pop("act_dim"), **config)
-    prior.load_state_dict(state["state_dict"])
-    prior.env_id, prior.provenance = state["env_id"], state["provenance"]
+    try:  # a file of this format whose contents do not make a prior (edited by hand, another version)
+        if not all_finite(state["state_dict"].values()):
+            raise ValueError(f"prior checkpoint {path} holds NaN or infinite weights")
+        config = dict(state["config"])
+        prior = PRIOR_KINDS[config.pop("kind")](config.pop("obs_dim"), config.pop("act_dim"), **config)
+        prior.load_state_dict(state["state_dict"])
+        prior.env_id, prior.provenance = state["env_id"], state["provenance"]
+    except (KeyError, TypeError, RuntimeError) as err:
+        raise ValueError(f"prior checkpoint {path} does not hold a complete prior ({type(err).__name__}: {err})") from err
     return prior.to(map_location)
 
 
@@ -694,8 +696,9 @@ def load_prior(path: str, map_location="cpu") -> ActionPrior:
 
 
 def heldout_loss(prior: ActionPrior, obs: torch.Tensor, actions: torch.Tensor, seed: int = 0) -> float:
-    """The prior's loss on held-out data (denoising loss of a DDPM, negative log-likelihood of the
-    Gaussian) with fixed noise and timesteps, so numbers are comparable.
+    """The prior's `loss` on held-out data (a DDPM's denoising loss; the Gaussian's and the mixture's
+    negative log-likelihood per action dimension; retrieval's 1-nearest-neighbour error) with fixed
+    noise and timesteps, so numbers are comparable.
     The random streams of training (CPU and, on a GPU, that device's) are left where they were."""
     with torch.random.fork_rng(devices=[obs.device] if obs.device.type == "cuda" else []):
         torch.manual_seed(seed)
@@ -748,7 +751,7 @@ def check_resume(args: Args, checkpoint: dict, device: torch.device, dataset_sha
     """--resume: stop with one sentence, before anything is written, unless the pretraining can go on as it
     would have: the flags it started with (--checkpoint-every aside), the same dataset (so the same
     held-out split, a function of the data and --seed), library versions and device."""
-    check_same_setup(args, checkpoint, library_versions(), device, ("checkpoint_every",), "pretraining")
+    check_same_setup(args, checkpoint, library_versions(), device, ("checkpoint_every", "overwrite"), "pretraining")
     if dataset_sha256 != checkpoint["dataset_sha256"]:
         raise SystemExit(f"error: --resume: dataset {args.dataset} is not the file the pretraining started on "
                          "(its sha256 differs).")
@@ -787,8 +790,9 @@ def main(args: Args) -> str:
     num = len(data["observations"])
     train_idx, holdout_idx = holdout_split(num, args.holdout_fraction, args.seed)
     if len(train_idx) < MIN_TRAIN_TRANSITIONS:
-        raise SystemExit(f"error: dataset {args.dataset} has too few transitions ({num}) to train on at least "
-                         f"{MIN_TRAIN_TRANSITIONS} and hold {len(holdout_idx)} out.")
+        kept = f" in its last {args.last_steps} steps (--last-steps)" if args.last_steps else ""
+        raise SystemExit(f"error: dataset {args.dataset} has too few transitions{kept} ({num}) to train on at least "
+                         f"{MIN_TRAIN_TRANSITIONS} and hold {len(holdout_idx)} out (--holdout-fraction).")
     obs = torch.tensor(data["observations"], device=device)
     actions = torch.tensor(data["actions"], device=device)
     train_obs = obs[train_idx]

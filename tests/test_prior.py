@@ -397,6 +397,18 @@ def test_load_prior_errors(tmp_path):
     torch.save({"weights": torch.zeros(2)}, other)
     with pytest.raises(ValueError, match="is not a PPO-DAP prior"):
         load_prior(str(other))
+    # the right format, but contents that make no prior: a missing key, an unknown kind, weights of another shape
+    prior = GaussianPrior(3, 2, hidden_dim=8, num_hidden_layers=1)
+    good = {"format": pretrain_prior.PRIOR_FORMAT, "config": prior.config, "state_dict": prior.state_dict(),
+            "env_id": "Pendulum-v1", "provenance": {}}
+    broken = [{k: v for k, v in good.items() if k != "env_id"}, {**good, "config": {**prior.config, "kind": "vae"}},
+              {**good, "config": {**prior.config, "hidden_dim": 16}}]
+    for i, state in enumerate(broken):
+        torch.save(state, tmp_path / f"broken{i}.pt")
+        with pytest.raises(ValueError, match=f"broken{i}.pt does not hold a complete prior"):
+            load_prior(str(tmp_path / f"broken{i}.pt"))
+    torch.save(good, tmp_path / "good.pt")
+    assert isinstance(load_prior(str(tmp_path / "good.pt")), GaussianPrior)
 
 
 def test_mean_episode_return_counts_complete_episodes():
@@ -404,6 +416,10 @@ def test_mean_episode_return_counts_complete_episodes():
             "truncations": np.array([0, 0, 0, 0, 1])}
     assert mean_episode_return(data) == pytest.approx((3.0 + 12.0) / 2)
     assert mean_episode_return({"rewards": np.ones(3)}) is None
+    # steps after the last episode's end (a log cut mid-episode) belong to no complete episode
+    cut = {k: np.append(v, 0) for k, v in data.items()}
+    cut["rewards"][-1] = 100.0
+    assert mean_episode_return(cut) == pytest.approx((3.0 + 12.0) / 2)
 
 
 def test_last_episodes_keeps_whole_episodes_that_end_in_the_last_steps():

@@ -179,6 +179,23 @@ def test_a_signal_mid_rollout_checkpoints_the_last_iteration_and_resumes_bit_for
     assert_same_rollouts(straight["ppo-rollouts"], tmp_path / "stopped.npz")
 
 
+def test_a_signal_after_the_last_rollout_lets_the_run_finish(tmp_path, straight, monkeypatch):
+    """SIGTERM while the last iteration updates: nothing is left to redo, so the run ends complete (no exit
+    status 143, its checkpoint marked finished) and is the run never signalled."""
+    args = ppo_dap.cli(CASES["ppo"] + ["--runs-dir", str(tmp_path)])
+    stop, end_iteration = InterruptFlag(), ppo_dap.RunWriter.end_iteration
+
+    def signalled(writer, iteration, *rest):
+        if iteration == args.num_iterations:  # after the rollout's last check of the flag
+            stop.signum = signal.SIGTERM
+        return end_iteration(writer, iteration, *rest)
+
+    monkeypatch.setattr(ppo_dap.RunWriter, "end_iteration", signalled)
+    run_dir = ppo_dap.train(args, stop)
+    assert stop.signum == signal.SIGTERM
+    assert_same_run(straight["ppo"], run_dir)
+
+
 class Killed(BaseException):
     """The process dying (nothing catches a BaseException that is not an Exception)."""
 

@@ -37,8 +37,8 @@ pytest_add_cli_args=
 CFG
 functions=${*:-"compute_gae clipped_policy_loss value_loss Agent RunningMeanStd ObsNormalizer RewardScaler
   LoRALinear Adapter attach_peft advantage_weights QNetwork energy_weights proposal_moments
-  imitation_loss kl_loss anneal dap_step beta_schedule timestep_embedding ActionPrior DiffusionPrior GMMPrior GaussianPrior KNNPrior
-  heldout_loss holdout_split"}
+  imitation_loss kl_loss return_gate anneal dap_step beta_schedule timestep_embedding ActionPrior DiffusionPrior GMMPrior GaussianPrior KNNPrior
+  heldout_loss holdout_split mean_episode_return"}
 patterns=()
 for f in $functions; do
   # mutmut names a function's mutants x_{name}__mutmut_N and a class's xǁ{Class}ǁ{method}__mutmut_N
