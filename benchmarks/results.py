@@ -1057,8 +1057,8 @@ def online_data_kinds(r: Results) -> List[str]:
              "AULC@40 from 40-iteration runs (81,920 steps); the paper's ALC@40 from runs of 98 iterations (200,704 "
              "steps) evaluated deterministically every 5,000 steps (10 episodes). Seeds as listed; PPO's runs are "
              "shared by the four kinds (it reads no prior), and the 98-iteration runs of PPO and of the two-policies "
-             "DDPM are the eight-task table's. Each cell: the mean ratio to PPO over seed pairs with its bootstrap "
-             "95% interval (a difference where PPO's value is not positive).", ""]
+             "DDPM are the eight-task table's. Each cell: the ratio of the means to PPO's over the same seeds with its "
+             "bootstrap 95% interval (a difference where PPO's value is not positive).", ""]
     for name, (_, metric) in metrics.items():
         rows = []
         for kind in kinds:
@@ -1084,11 +1084,11 @@ def online_data_kinds(r: Results) -> List[str]:
               "is side by side, and the machine did other work during some batches, so read these as rough:", "", *table(list(PRIOR_VARIANTS.values()), [cells]), ""]
     # the verdict: the DDPM against each cheaper prior, over the three tasks
     cheaper = list(PRIOR_VARIANTS.items())[1:]
-    rows, leads, sentences, pending, seeds_by_kind, earns = [], {}, [], [], {}, []
+    rows, leads, sentences, pending, seeds_by_kind, earns, alc_seeds_of = [], {}, [], [], {}, [], {}
     for kind in kinds:
         # per metric, the same seeds for every comparison: those every task and prior kind has
         common = {name: common_seeds([runs[name][kind][v] for v in PRIOR_VARIANTS], FIRST_THREE) for name in metrics}
-        cells, ahead, behind, probabilities = [], [], [], []
+        cells, ahead, behind, probabilities, alc_standing = [], [], [], [], {}
         for variant, label in cheaper:
             texts = []
             for name, (_, metric) in metrics.items():
@@ -1102,8 +1102,10 @@ def online_data_kinds(r: Results) -> List[str]:
                     probabilities.append((p, variant))
                     ahead += [label] if standing(low, high) == "ahead of" else []
                     behind += [label] if standing(low, high) == "behind" else []
+                elif len(common[name]) >= VERDICT_SEEDS:
+                    alc_standing[label] = standing(low, high)
             cells.append("; ".join(texts))
-        alc_seeds = common["ALC@40 (paper)"]
+        alc_seeds = alc_seeds_of[kind] = common["ALC@40 (paper)"]
         rows.append([DATA_KIND_NAMES[kind], seeds_of([(None, x) for x in alc_seeds]) if alc_seeds else "none", *cells])
         seeds = common["AULC@40"]
         if len(seeds) < VERDICT_SEEDS:
@@ -1112,14 +1114,15 @@ def online_data_kinds(r: Results) -> List[str]:
         seeds_by_kind[kind], leads[kind] = seeds, min(probabilities)  # the DDPM against its best cheaper rival
         earns += [kind] if len(ahead) == len(cheaper) else []
         even = [label for _, label in cheaper if label not in ahead + behind]
-        sentences.append(f"**{kind}**: the DDPM is " + "; ".join(
-            part for part in (f"ahead of {', '.join(ahead)}" if ahead else "",
-                              f"behind {', '.join(behind)}" if behind else "",
-                              f"not distinguishable from {', '.join(even)}" if even else "") if part) + ".")
+        sentences.append(f"**{kind}**: the DDPM is " + standings_text(ahead, behind, even)
+                         + (f"; on the paper's ALC@40, " + standings_text(
+                             *([lb for lb, st in alc_standing.items() if st == which]
+                               for which in ("ahead of", "behind", "not distinguishable from")))
+                            if alc_standing else "") + ".")
     lines += ["Verdict, early learning: the probability that a DDPM run beats a run with the cheaper prior on the "
               "same task (rank-based, so the tasks' scales do not matter), averaged over the three tasks, with its "
               "stratified-bootstrap 95% interval: AULC@40; the paper's ALC@40 (on the seeds listed, those every task "
-              "and prior kind has). \"Ahead\" and \"behind\" mean the AULC@40 interval excludes 0.5.", "",
+              "and prior kind has). \"Ahead\" and \"behind\" mean the interval excludes 0.5.", "",
               *table(["dataset", "seeds (ALC@40)", *(f"P(DDPM > {label})" for _, label in cheaper)], rows), ""]
     best = max(leads, key=lambda k: leads[k][0]) if leads else None
     if best:
@@ -1127,13 +1130,16 @@ def online_data_kinds(r: Results) -> List[str]:
                          f"probabilities) is largest on **{best}** ({leads[best][0]:.2f}, against the "
                          f"{PRIOR_VARIANTS[leads[best][1]]} prior).")
         if earns:
-            sentences.append(f"Early on, the DDPM earns its cost only on {', '.join(earns)} data, where it is ahead "
-                             "of every cheaper prior.")
+            sentences.append(f"Early on (AULC@40), the DDPM earns its cost only on {', '.join(earns)} data, where it "
+                             "is ahead of every cheaper prior.")
         else:
             sentences.append(f"**Early on, the DDPM does not earn its cost on any of these {len(leads)} kinds of "
                              "data**: on none is it ahead of every cheaper prior.")
     if pending:
         sentences.append(f"No verdict in words on {', '.join(pending)}: it needs {VERDICT_SEEDS} seeds on every task.")
+    if any(len(alc_seeds_of[k]) < VERDICT_SEEDS for k in seeds_by_kind):
+        sentences.append(f"On the paper's ALC@40 a kind gets a verdict in words once every task and prior kind has "
+                         f"{VERDICT_SEEDS} seeds; the table gives its probabilities on the seeds there are.")
     if seeds_by_kind:
         same = len({tuple(v) for v in seeds_by_kind.values()}) == 1
         seed_text = (seeds_of([(None, x) for x in next(iter(seeds_by_kind.values()))]) if same else
@@ -1216,6 +1222,13 @@ def data_kinds_1m(r: Results, ppo1m: dict, best: Optional[tuple] = None) -> List
                   f"`{folder}` (command: `KINDS={kind} VARIANTS=\"ppo-dap {rival}\" STEPS=1000000 EVAL_EVERY=0 "
                   f"SUFFIX=_1m bash benchmarks/dev/data_kinds_online.sh \"{' '.join(map(str, run_seeds))}\"`).", ""]
     return lines
+
+
+def standings_text(ahead: list, behind: list, even: list) -> str:
+    """"ahead of A, B; behind C; not distinguishable from D", leaving out empty parts."""
+    return "; ".join(part for part in (f"ahead of {', '.join(ahead)}" if ahead else "",
+                                       f"behind {', '.join(behind)}" if behind else "",
+                                       f"not distinguishable from {', '.join(even)}" if even else "") if part)
 
 
 def section_switches() -> List[str]:
