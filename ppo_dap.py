@@ -351,10 +351,9 @@ def load_checked_prior(args: Args, obs_dim: int, act_dim: int, device) -> Action
     path = args.prior_path or prior_file(PRIORS_DIR, args.env_id, "diffusion")
     if not os.path.isfile(path):
         raise SystemExit(
-            f"error: no prior checkpoint at {path}; make one with `python ppo_dap.py --env-id {args.env_id} --seed 100 "
-            f"--imitation-coef 0 --total-timesteps 1000000 --save-rollouts data/{args.env_id}_seed100_1m.npz` and then "
-            f"`python pretrain_prior.py --dataset data/{args.env_id}_seed100_1m.npz --env-id {args.env_id} --last-steps "
-            f"300000` (or pass --prior-path)."
+            f"error: no prior checkpoint at {path}; make one with `python benchmarks/make_datasets.py --env-ids "
+            f"{args.env_id} --kinds two-policies --priors diffusion --flat` (README, \"A prior for your own task\"), "
+            "or pass --prior-path (--imitation-coef 0 runs plain PPO without one)."
         )
     try:
         prior = load_prior(path, map_location=device)
