@@ -323,9 +323,9 @@ def test_tiny_ppo_dap_run_with_shipped_prior(tmp_path, peft, capsys):
 
 
 # ---------------------------------------------------------------- prior errors
-def test_missing_prior_gives_the_two_commands(tmp_path):
-    with pytest.raises(SystemExit, match="--imitation-coef 0 --total-timesteps 1000000 --save-rollouts .* pretrain_prior.py "
-                       "--dataset .* --last-steps 300000") as err:
+def test_missing_prior_names_the_command_that_makes_one(tmp_path):
+    with pytest.raises(SystemExit, match="no prior checkpoint at .*nope.pt; make one with `python benchmarks/make_datasets.py "
+                       "--env-ids Walker2d-v4 --kinds two-policies --priors diffusion --flat`.* --prior-path") as err:
         ppo_dap.main(walker_args(tmp_path, prior_path=str(tmp_path / "nope.pt")))
     assert str(err.value).count("\n") == 0
     assert not (tmp_path / "runs").exists()  # checks come before any output is written
