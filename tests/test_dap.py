@@ -211,7 +211,14 @@ def test_boundary_actions_from_actor_and_no_dataset_opened(tmp_path, monkeypatch
         (rollout if action is None else update_calls).append((out[0].detach().clone(), out[1].detach().clone()))
         return out
 
+    stepped, real_step = [], gym.vector.SyncVectorEnv.step
+
+    def recording_step(self, actions):  # what the environment receives
+        stepped.append(np.array(actions, copy=True))
+        return real_step(self, actions)
+
     real_open, real_np_load = builtins.open, np.load
+    monkeypatch.setattr(gym.vector.SyncVectorEnv, "step", recording_step)
     monkeypatch.setattr(Agent, "act", recording_act)
     monkeypatch.setattr(Agent, "get_action_and_value", recording)
     monkeypatch.setattr(builtins, "open", lambda f, *a, **k: opened.append(str(f)) or real_open(f, *a, **k))
@@ -224,6 +231,9 @@ def test_boundary_actions_from_actor_and_no_dataset_opened(tmp_path, monkeypatch
     collected = torch.cat([a for a, _ in rollout])
     collected_logp = torch.cat([lp for _, lp in rollout])
     assert collected.shape == (512, 6)
+    # every action the environment received is the actor's sample of that step, clipped to the bounds
+    low, high = gym.make("Walker2d-v4").action_space.low, gym.make("Walker2d-v4").action_space.high
+    np.testing.assert_array_equal(np.concatenate(stepped), np.clip(collected.numpy(), low, high))
     for actions, _ in update_calls:
         assert all((collected == a).all(-1).any() for a in actions)
     for iteration in range(2):

@@ -102,14 +102,15 @@ def test_loop_bootstraps_truncations_from_the_final_observation(tmp_path, monkey
     real_gae = ppo_dap.compute_gae
 
     def spy(rewards, values, next_values, terminations, dones, gamma, lam):
-        seen.append((values.clone(), next_values.clone(), dones.clone()))
+        seen.append((values.clone(), next_values.clone(), dones.clone(), terminations.clone()))
         return real_gae(rewards, values, next_values, terminations, dones, gamma, lam)
 
     monkeypatch.setattr(ppo_dap, "compute_gae", spy)
     ppo_dap.main(ppo_dap.Args(env_id="Pendulum-v1", total_timesteps=256, num_steps=256, num_minibatches=4,
                               update_epochs=1, runs_dir=str(tmp_path / "runs"), cuda=False, imitation_coef=0.0))
-    values, bootstrap, dones = (x[:, 0] for x in seen[0])
+    values, bootstrap, dones, terminations = (x[:, 0] for x in seen[0])
     assert dones[199] == 1 and dones.sum() == 1  # Pendulum truncates after 200 steps
+    assert terminations.sum() == 0  # a truncation is no termination: its delta keeps gamma * V(final obs)
     inside = torch.arange(255) != 199
     torch.testing.assert_close(bootstrap[:255][inside], values[1:][inside])  # V(s_{t+1}) within the episode
     # at the truncation: V(final observation), neither 0 (termination) nor V of the next episode's start
@@ -237,12 +238,14 @@ def test_peft_trains_on_the_executed_pairs_with_raw_observations(monkeypatch):
     monkeypatch.setattr(DiffusionPrior, "loss", spy)
     obs, raw, actions, adv, returns = batch()
     actions = torch.stack([raw[:, 0] / 100.0, raw[:, 1] / 100.0], dim=1)  # action i is a function of state i
-    run_step(dap_args(), small_setup(), (obs, raw, actions, adv, returns))
+    run_step(dap_args(peft_adv_beta=0.7), small_setup(), (obs, raw, actions, adv, returns))
     assert len(calls) == 5
+    expected = ppo_dap.advantage_weights(adv, 0.7)  # --peft-adv-beta reaches the weights
     for o, a, w in calls:
         torch.testing.assert_close(a, o[:, :2] / 100.0)  # each state with its own executed action
         assert o.mean() > 5.0  # raw observations (mean 10): the prior normalises them itself
-        torch.testing.assert_close(w.max(), ppo_dap.advantage_weights(adv, 1.0).max(), atol=5.0, rtol=1.0)
+        rows = [int(torch.nonzero((raw == x).all(-1))[0]) for x in o]  # each drawn row's index in the batch
+        torch.testing.assert_close(w, expected[rows])  # and its own advantage's weight
 
 
 def test_proposals_are_drawn_for_the_raw_observations_of_the_chosen_states(monkeypatch):
@@ -320,9 +323,15 @@ def test_energy_weights_do_not_change_when_all_rewards_are_scaled():
         obs, raw, actions, adv, returns = batch()
         torch.manual_seed(3)
         np.random.seed(3)
-        out = dap_step(dap_args(q_updates=0), prior, peft_opt, qf, torch.optim.SGD(qf.parameters(), lr=0.0),
-                       obs, raw, actions, c * adv, c * returns)
+        inputs = [obs, raw, actions, c * adv, c * returns]
+        kept = [x.clone() for x in inputs]
+        out = dap_step(dap_args(q_updates=0), prior, peft_opt, qf, torch.optim.SGD(qf.parameters(), lr=0.0), *inputs)
+        assert all(torch.equal(x, y) for x, y in zip(inputs, kept))  # the rollout's tensors are read, never changed
         weights.append(out.weights)
+        # by hand: w = softmax_k(Q(s, a_k) / tau), tau = --energy-temperature (0.5) x std of the advantages
+        q = qf(out.obs.repeat_interleave(4, dim=0), out.proposals.reshape(-1, 2)).view(-1, 4)
+        torch.testing.assert_close(out.weights, torch.softmax(q / (0.5 * (c * adv).std()), dim=-1))
+        assert out.log["dap/ess"] == pytest.approx((1.0 / (out.weights ** 2).sum(-1)).mean().item())
     torch.testing.assert_close(weights[0], weights[1])
     assert (weights[0].max(-1).values > 0.4).all()  # not uniform: the critic matters
 

@@ -304,3 +304,20 @@ def test_eval_every_writes_one_row_per_multiple_at_iteration_boundaries(tmp_path
     assert float(rows[0]["mean_return"]) == pytest.approx(expected.mean())
     progress = read_csv(os.path.join(run_dir, "progress.csv"))
     assert float(progress[-1]["time/eval_s"]) > 0  # evaluation time is counted apart from training time
+
+
+def test_evaluations_leave_the_training_run_unchanged(tmp_path):
+    """Evaluation uses its own envs and seeds and reads the observation statistics without updating them, so
+    a PPO-DAP run with --eval-every logs the same training numbers and ends with the same weights as without."""
+    def run(name, **kw):
+        return ppo_dap.main(tiny_args(tmp_path / name, env_id="Hopper-v4", total_timesteps=1024, update_epochs=1,
+                                      imitation_coef=1.0, proposal_states=32, save_model=True, eval_episodes=1, **kw))
+
+    plain, evaluated = run("plain"), run("evaluated", eval_every=256)
+    assert len(read_csv(os.path.join(evaluated, "eval.csv"))) == 5 and not os.path.exists(os.path.join(plain, "eval.csv"))
+    numbers = [[{k: v for k, v in row.items() if not k.startswith("time/") and k != "charts/SPS"}
+                for row in read_csv(os.path.join(d, "progress.csv"))] for d in (plain, evaluated)]
+    assert numbers[0] == numbers[1] and float(numbers[0][0]["dap/imitation_coef"]) > 0
+    models = [torch.load(os.path.join(d, "model.pt"), weights_only=False) for d in (plain, evaluated)]
+    assert all(torch.equal(models[0]["agent"][k], models[1]["agent"][k]) for k in models[0]["agent"])
+    assert all(np.array_equal(models[0]["obs_norm"][k], models[1]["obs_norm"][k]) for k in ("mean", "var"))
