@@ -247,6 +247,49 @@ def test_boundary_actions_from_actor_and_no_dataset_opened(tmp_path, monkeypatch
     assert all(float(r["dap/grad_leak"]) == 0.0 for r in rows)
 
 
+def test_the_actor_gradient_is_the_annealed_sum_of_the_d_terms(tmp_path, monkeypatch):
+    """With PPO's own losses zeroed, the actor's gradient in every minibatch is exactly lambda_im(t) grad L_im +
+    lambda_kl(t) grad L_kl over that minibatch's proposal states, both weights annealed by the clock
+    (iteration 2 of 2 starts at step 256 of --prior-anneal-steps 512: half weight); the critic gets none."""
+    monkeypatch.setattr(ppo_dap, "clipped_policy_loss", lambda ratio, adv, clip: 0.0 * ratio.sum())
+    monkeypatch.setattr(ppo_dap, "value_loss", lambda new, old, returns, clip, clip_v: 0.0 * new.sum())
+    agents, terms, grads = [], {"im": [], "kl": []}, []
+    real_get_dist, real_clip = Agent.get_dist, torch.nn.utils.clip_grad_norm_
+
+    def actor(agent):
+        return [agent.actor_logstd, *agent.actor_mean.parameters()]
+
+    def get_dist(self, x):
+        agents.append(self)
+        return real_get_dist(self, x)
+
+    def term_gradient(name, real):
+        def spy(*a):
+            out = real(*a)
+            terms[name].append(torch.autograd.grad(out, actor(agents[-1]), retain_graph=True))
+            return out
+        return spy
+
+    def clip(params, max_norm):
+        params = list(params)
+        grads.append({id(p): p.grad.clone() for p in params})
+        return real_clip(params, max_norm)
+
+    monkeypatch.setattr(Agent, "get_dist", get_dist)
+    monkeypatch.setattr(ppo_dap, "imitation_loss", term_gradient("im", ppo_dap.imitation_loss))
+    monkeypatch.setattr(ppo_dap, "kl_loss", term_gradient("kl", ppo_dap.kl_loss))
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", clip)
+    ppo_dap.main(walker_args(tmp_path, imitation_coef=0.7, kl_coef=0.3, ent_coef=0.0))
+    agent = agents[-1]
+    assert len(grads) == len(terms["im"]) == len(terms["kl"]) == 2 * 2 * 4  # iterations x epochs x minibatches
+    for j, got in enumerate(grads):
+        scale = 1.0 if j < 8 else 0.5
+        for p, g_im, g_kl in zip(actor(agent), terms["im"][j], terms["kl"][j]):
+            torch.testing.assert_close(got[id(p)], scale * (0.7 * g_im + 0.3 * g_kl))
+        assert all((got[id(p)] == 0).all() for p in agent.critic.parameters())
+        assert any((g != 0).any() for g in terms["im"][j])
+
+
 def test_zero_coefficients_is_ppo_bit_for_bit_and_loads_no_prior(tmp_path, monkeypatch):
     loaded = []
     monkeypatch.setattr(ppo_dap, "load_prior", lambda *a, **k: loaded.append(a))
