@@ -290,6 +290,28 @@ def test_the_actor_gradient_is_the_annealed_sum_of_the_d_terms(tmp_path, monkeyp
         assert any((g != 0).any() for g in terms["im"][j])
 
 
+def test_grad_leak_reports_a_gradient_that_reaches_the_prior(tmp_path, monkeypatch):
+    """dap/grad_leak is measured, not written as 0: proposals that carried the prior's graph would put a
+    gradient of the actor's loss on its LoRA weights, and the log says so."""
+    real_step = ppo_dap.dap_step
+
+    class Leaking:  # each minibatch's proposals with a fresh graph back to a LoRA weight
+        def __init__(self, proposals, lora):
+            self.proposals, self.lora = proposals, lora
+
+        def __getitem__(self, rows):
+            return self.proposals[rows] + 1e-3 * self.lora.sum()
+
+    def leaking(args, prior, *rest):
+        out = real_step(args, prior, *rest)
+        out.proposals = Leaking(out.proposals, next(p for p in prior.parameters() if p.requires_grad))
+        return out
+
+    monkeypatch.setattr(ppo_dap, "dap_step", leaking)
+    rows = read_csv(os.path.join(ppo_dap.main(walker_args(tmp_path)), "progress.csv"))
+    assert all(float(r["dap/grad_leak"]) > 0 for r in rows)
+
+
 def test_zero_coefficients_is_ppo_bit_for_bit_and_loads_no_prior(tmp_path, monkeypatch):
     loaded = []
     monkeypatch.setattr(ppo_dap, "load_prior", lambda *a, **k: loaded.append(a))

@@ -180,6 +180,21 @@ def pendulum_rollouts(tmp_path_factory):
 
 
 
+@pytest.mark.parametrize("kw, message", [
+    (dict(num_updates=0), "--num-updates must be positive, got 0"),
+    (dict(learning_rate=-1e-3), "--learning-rate must be positive"),
+    (dict(checkpoint_every=-1), "--checkpoint-every must be zero or positive, got -1"),
+    (dict(last_steps=-1), "--last-steps must be zero or positive, got -1"),
+    (dict(holdout_fraction=1.0), r"--holdout-fraction must lie in \(0, 1\), got 1.0"),
+    (dict(output="prior.ckpt"), "--output prior.ckpt must name a .pt file"),
+    (dict(resume=True), r"--resume: there is no checkpoint .*prior.pt.ckpt to continue"),
+])
+def test_bad_pretraining_flags_stop_with_one_sentence_before_writing(tmp_path, pendulum_rollouts, kw, message):
+    with pytest.raises(SystemExit, match=message) as err:
+        pretrain_prior.main(prior_args(pendulum_rollouts, tmp_path, **kw))
+    assert str(err.value).count("\n") == 0 and not os.listdir(tmp_path)  # nothing written
+
+
 def test_pretraining_refuses_to_overwrite_unless_asked(tmp_path, pendulum_rollouts):
     output = tmp_path / "prior.pt"
     output.write_bytes(b"an earlier prior")

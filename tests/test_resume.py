@@ -388,6 +388,8 @@ def pendulum_data(tmp_path_factory):
 def test_pretraining_stopped_and_resumed_gives_the_same_prior(tmp_path, pendulum_data, monkeypatch):
     straight = pretrain_prior.main(prior_args(pendulum_data, tmp_path, output=str(tmp_path / "straight.pt"),
                                               checkpoint_every=30))
+    data = str(tmp_path / "data.npz")  # a copy of the data, changed below while the pretraining is stopped
+    shutil.copy(pendulum_data, data)
     output = str(tmp_path / "resumed.pt")
     calls, step = itertools.count(), pretrain_prior.torch.optim.lr_scheduler.CosineAnnealingLR.step
 
@@ -398,16 +400,22 @@ def test_pretraining_stopped_and_resumed_gives_the_same_prior(tmp_path, pendulum
 
     monkeypatch.setattr(pretrain_prior.torch.optim.lr_scheduler.CosineAnnealingLR, "step", stop_at_update_70)
     with pytest.raises(SystemExit) as err:
-        pretrain_prior.main(prior_args(pendulum_data, tmp_path, output=output, checkpoint_every=30))
+        pretrain_prior.main(prior_args(data, tmp_path, output=output, checkpoint_every=30))
     assert err.value.code == 143 and not os.path.exists(output)
     checkpoint = pretrain_prior.load_checked(f"{output}.ckpt", pretrain_prior.PRETRAIN_CHECKPOINT_FORMAT, "pretrain_prior.py")
     assert checkpoint["update"] == 70
     monkeypatch.undo()
     with pytest.raises(SystemExit, match="--num-updates 300 differs"):
-        pretrain_prior.main(prior_args(pendulum_data, tmp_path, output=output, num_updates=300, resume=True))
-    del checkpoint["args"]["last_steps"]  # a checkpoint from before the flag resumes: it ran with the default
+        pretrain_prior.main(prior_args(data, tmp_path, output=output, num_updates=300, resume=True))
+    with np.load(data) as d:
+        np.savez(data, observations=d["observations"], actions=-d["actions"])  # same path, other contents
+    with pytest.raises(SystemExit, match=f"dataset {data} is not the file the pretraining started on"):
+        pretrain_prior.main(prior_args(data, tmp_path, output=output, checkpoint_every=30, resume=True))
+    shutil.copy(pendulum_data, data)
+    del checkpoint["args"]["last_steps"]  # a checkpoint without this flag resumes: it ran with the default
     pretrain_prior.save_checked(f"{output}.ckpt", checkpoint, pretrain_prior.PRETRAIN_CHECKPOINT_FORMAT)
-    pretrain_prior.main(prior_args(pendulum_data, tmp_path, output=output, checkpoint_every=30, resume=True))
+    pretrain_prior.main(prior_args(data, tmp_path, output=output, checkpoint_every=30, resume=True,
+                                   overwrite=True))  # --overwrite may be added on resuming
     assert not os.path.exists(f"{output}.ckpt")
     a, b = pretrain_prior.load_prior(straight), pretrain_prior.load_prior(output)
     assert all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
