@@ -386,6 +386,33 @@ def test_checkpoint_round_trip_gives_identical_samples(tmp_path):
     assert not [p for p in os.listdir(tmp_path / "sub") if p.endswith(".tmp")]
 
 
+def test_guidance_shifts_each_reverse_mean_by_the_critic_gradient_at_the_clean_estimate():
+    """With Q(a) = -|a - c|^2 / 2, whose gradient depends on where it is taken, each reverse mean but the last
+    moves by scale * beta_tilde_t * (c - a0_hat): the gradient at the clean estimate a0_hat, not at a_t.
+    The reverse process by hand with the same draws (actions in [-1, 1], so env units are scaled units)."""
+    torch.manual_seed(0)
+    prior = DiffusionPrior(2, 2, num_diffusion_steps=3, hidden_dim=8)
+    obs, c, scale = torch.randn(4, 2), torch.tensor([0.3, -0.2]), 0.7
+    torch.manual_seed(1)
+    got = prior.sample(obs, 5, guidance=lambda a: -0.5 * ((a - c) ** 2).sum(-1), guidance_scale=scale)
+    torch.manual_seed(1)
+    obs_n = prior.normalize_obs(obs).repeat_interleave(5, dim=0)
+    a_t = torch.randn(20, 2)
+    with torch.no_grad():
+        for t in (3, 2, 1):
+            abar = prior.alphas_cumprod[t - 1]
+            eps = prior.eps(a_t, torch.full((20,), t), obs_n)
+            a0_hat = ((a_t - (1 - abar).sqrt() * eps) / abar.sqrt()).clamp(-1.0, 1.0)
+            mean = prior.posterior_mean_coef1[t - 1] * a0_hat + prior.posterior_mean_coef2[t - 1] * a_t
+            variance = prior.posterior_variance[t - 1]
+            if t > 1:
+                mean = mean + scale * variance * (c - a0_hat)
+                a_t = mean + variance.sqrt() * torch.randn_like(a_t)
+            else:
+                a_t = mean
+    torch.testing.assert_close(got, a_t.clamp(-1.0, 1.0).reshape(4, 5, 2))
+
+
 def test_load_prior_errors(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         load_prior(str(tmp_path / "missing.pt"))
