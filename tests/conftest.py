@@ -1,8 +1,11 @@
 """Fixtures several test files share."""
 
 import pytest
+import torch
 
 import ppo_dap
+
+torch.set_num_threads(1)  # as both scripts do: for these small networks one thread is fastest, in every test
 
 
 @pytest.fixture(scope="session")
