@@ -15,7 +15,7 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 work=${MUTATION_DIR:-/tmp/ppo_dap_mutation}
 rm -rf "$work" && mkdir -p "$work"
 cp -r "$repo/ppo_dap.py" "$repo/pretrain_prior.py" "$repo/priors" "$repo/tests" "$work/"
-mkdir -p "$work/benchmarks" && cp -r "$repo"/benchmarks/*.py "$repo"/benchmarks/*.sh "$repo/benchmarks/dev" "$work/benchmarks/"  # not the runs
+mkdir -p "$work/benchmarks" && cp -r "$repo"/benchmarks/*.py "$repo/benchmarks/dev" "$work/benchmarks/"  # not the runs
 maths_tests="tests/test_directional.py tests/test_dap.py tests/test_ppo.py tests/test_prior.py tests/test_gmm_prior.py
   tests/test_theory.py tests/test_learning.py tests/test_reliability.py"
 test_lines=$(printf '    %s\n' ${MUTATION_TESTS:-$maths_tests})  # one test path per line, as mutmut reads a list
