@@ -328,8 +328,8 @@ def mean_episode_return(data: dict) -> Optional[float]:
     ends = np.nonzero(np.logical_or(data["terminations"], data["truncations"]))[0]
     if len(ends) == 0:
         return None
-    rewards = data["rewards"][: ends[-1] + 1].astype(np.float64)  # steps after the last end: no complete episode
-    return float(np.add.reduceat(rewards, np.r_[0, ends[:-1] + 1]).mean())
+    # the complete episodes' returns sum to the rewards up to the last end (later steps: no complete episode)
+    return float(data["rewards"][: ends[-1] + 1].astype(np.float64).sum() / len(ends))
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -447,6 +447,9 @@ def test_mean_episode_return_counts_complete_episodes():
     cut = {k: np.append(v, 0) for k, v in data.items()}
     cut["rewards"][-1] = 100.0
     assert mean_episode_return(cut) == pytest.approx((3.0 + 12.0) / 2)
+    three = {"rewards": np.arange(1.0, 10.0), "terminations": np.array([0, 1, 0, 0, 0, 0, 0, 1, 0]),
+             "truncations": np.array([0, 0, 0, 0, 1, 0, 0, 0, 0])}  # episodes 1-2, 3-5, 6-8; 9 is cut off
+    assert mean_episode_return(three) == pytest.approx((3.0 + 12.0 + 21.0) / 3)
 
 
 def test_last_episodes_keeps_whole_episodes_that_end_in_the_last_steps():
