@@ -239,8 +239,9 @@ FOLDERS: Dict[str, Folder] = {
         "--jobs 1 --out-dir benchmarks/results/checkpoint_cost_1m", "282bb3d"),
     "mutation": Folder(
         "Mutation testing of the maths: one row per mutant of the algorithmic functions, killed or not",
-        "bash benchmarks/dev/mutation.sh, then bash benchmarks/dev/mutation.sh GMMPrior (the first lines of "
-        "results.txt say at which commits)", "282bb3d"),
+        "bash benchmarks/dev/mutation.sh, then bash benchmarks/dev/mutation.sh GMMPrior, then bash "
+        "benchmarks/dev/mutation.sh return_gate mean_episode_return (the comment lines of results.txt say at which "
+        "commits)", "282bb3d"),
     "data_kinds": Folder(
         "The behaviour runs (final actors in model.pt) behind the datasets of four kinds, the priors of every kind "
         "pretrained on each dataset, the offline table, and the online runs of PPO and PPO-DAP with each prior on "
