@@ -367,11 +367,16 @@ def paired(treat: dict, base: dict, metric: Callable) -> tuple:
     return keys, np.array([metric(base[k]) for k in keys]), np.array([metric(treat[k]) for k in keys])
 
 
+def as_ratio(base: np.ndarray) -> bool:
+    """Whether a gain over these baseline values is a ratio (every one positive) or a difference."""
+    return bool((base > 0).all())
+
+
 def gain_interval(base: np.ndarray, treat: np.ndarray) -> tuple:
     """(value, bootstrap 95% interval, True) for the ratio of the means mean(treat) / mean(base) over paired
     seeds, or (value, interval, False) for the mean difference treat - base where a baseline value is not
     positive (a ratio means nothing there). base, treat: shape (n,), the same seeds in the same order."""
-    if (base > 0).all():
+    if as_ratio(base):
         return treat.mean() / base.mean(), ratio_of_means_ci(treat, base), True
     return (treat - base).mean(), bootstrap_ci(treat - base), False
 
@@ -390,8 +395,7 @@ def full_stats(base: np.ndarray, treat: np.ndarray) -> str:
     if len(base) < 2:
         return gain(base, treat)
     t_low, t_high = student_t_ci(treat - base)
-    ratio = gain_interval(base, treat)[2]  # a gain given as a difference already states it
-    difference = f"difference {(treat - base).mean():+.0f}, " if ratio else ""
+    difference = f"difference {(treat - base).mean():+.0f}, " if as_ratio(base) else ""  # else the gain states it
     return (f"{gain(base, treat)}; {difference}Student-t [{t_low:+.0f}, {t_high:+.0f}]; "
             f"Wilcoxon p {wilcoxon_p(treat - base):.3f}")
 
