@@ -198,10 +198,17 @@ def wilcoxon_p(differences) -> float:
     return float(np.mean(np.abs(stats - centre) >= abs(observed - centre) - 1e-9))
 
 
+BOOTSTRAP_MIN_PAIRS = 5  # with fewer seed pairs a percentile bootstrap spans little more than the per-seed
+#   values (3 pairs have 10 distinct resamples), which is no 95% interval: the bootstrap intervals are nan there
+
+
 def ratio_of_means_ci(treatment, baseline, num_resamples: int = 10000, seed: int = 0) -> tuple:
     """Percentile-bootstrap 95% interval of mean(treatment) / mean(baseline), resampling the seed pairs
-    (each seed's two values stay together); the baseline values must be positive."""
+    (each seed's two values stay together); the baseline values must be positive. nan for fewer than
+    BOOTSTRAP_MIN_PAIRS pairs."""
     t, b = np.asarray(treatment, dtype=float), np.asarray(baseline, dtype=float)
+    if len(t) < BOOTSTRAP_MIN_PAIRS:
+        return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(t), size=(num_resamples, len(t)))
     ratios = t[idx].mean(axis=1) / b[idx].mean(axis=1)
@@ -209,8 +216,11 @@ def ratio_of_means_ci(treatment, baseline, num_resamples: int = 10000, seed: int
 
 
 def bootstrap_ci(values, num_resamples: int = 10000, seed: int = 0) -> tuple:
-    """Percentile-bootstrap 95% interval of the mean of `values` (resampling the seed pairs)."""
+    """Percentile-bootstrap 95% interval of the mean of `values` (resampling the seed pairs); nan for fewer
+    than BOOTSTRAP_MIN_PAIRS values."""
     v = np.asarray(values, dtype=float)
+    if len(v) < BOOTSTRAP_MIN_PAIRS:
+        return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     means = v[rng.integers(0, len(v), size=(num_resamples, len(v)))].mean(axis=1)
     return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
@@ -502,7 +512,8 @@ def write_tables(out_dir: str, summary: list, ratios: list, args: Args, runs: li
     lines += ["", "Against `ppo`, on the seeds both have (same seed, same batch): the ratio of the means with a "
               "bootstrap 95% interval (resampling seed pairs) and the ratio per seed; the mean paired difference with "
               "its bootstrap and the paper's Student-t 95% intervals, and the paper's paired Wilcoxon signed-rank "
-              "p-value (exact). No ratio where PPO's value is not positive.", "",
+              f"p-value (exact). No ratio where PPO's value is not positive; no bootstrap interval (nan) below "
+              f"{BOOTSTRAP_MIN_PAIRS} pairs, no Student-t interval below 2.", "",
               "| env | variant | metric | pairs | ratio of means | bootstrap 95% | ratio per seed | "
               "mean difference | bootstrap 95% | Student-t 95% | Wilcoxon p |",
               "|" + " --- |" * 11]

@@ -47,8 +47,9 @@ def test_median_iqr_pairs_and_bootstrap():
     t, b = compare.paired({1: 2.0, 2: 3.0, 3: 9.0}, {1: 1.0, 2: 2.0, 4: 5.0})
     np.testing.assert_allclose(t, [2.0, 3.0])  # only seeds both have, in seed order
     np.testing.assert_allclose(b, [1.0, 2.0])
-    low, high = compare.bootstrap_ci([1.2, 1.2, 1.2])
+    low, high = compare.bootstrap_ci([1.2] * 5)
     assert low == pytest.approx(1.2) and high == pytest.approx(1.2)
+    assert np.isnan(compare.bootstrap_ci([1.0, 2.0, 3.0, 4.0])).all()  # 4 pairs: too few for an interval
     values = np.random.default_rng(0).normal(1.3, 0.1, size=20)
     low, high = compare.bootstrap_ci(values)
     assert low < values.mean() < high and high - low < 0.15
@@ -59,12 +60,13 @@ def test_ratio_of_means_interval_resamples_pairs():
     """Every resample of seed pairs whose ratio per seed is 2 has a ratio of means of 2; unpaired
     resampling would spread it. With one pair far from the others, the interval spans the ratios of means
     of the resamples with and without it, not the ratios per seed."""
-    low, high = compare.ratio_of_means_ci([2.0, 40.0, 6.0], [1.0, 20.0, 3.0])
+    low, high = compare.ratio_of_means_ci([2.0, 40.0, 6.0, 8.0, 0.5], [1.0, 20.0, 3.0, 4.0, 0.25])
     assert low == pytest.approx(2.0) and high == pytest.approx(2.0)
-    t, b = np.array([1.0, 1.0, 1.0, 100.0]), np.array([2.0, 2.0, 2.0, 10.0])  # ratios 0.5, 0.5, 0.5, 10
+    t, b = np.array([1.0, 1.0, 1.0, 1.0, 100.0]), np.array([2.0, 2.0, 2.0, 2.0, 10.0])  # ratios 0.5 (x4), 10
     low, high = compare.ratio_of_means_ci(t, b)
-    assert low == pytest.approx(0.5) and 6.0 < high < 10.0  # 10 only if a resample were that pair alone, 4 times
+    assert low == pytest.approx(0.5) and 5.0 < high < 10.0  # 10 only if a resample were that pair alone, 5 times
     assert low < t.mean() / b.mean() < high
+    assert np.isnan(compare.ratio_of_means_ci(t[:4], b[:4])).all()  # 4 pairs: too few for an interval
 
 def test_tabulate_pairs_by_seed():
     runs = []

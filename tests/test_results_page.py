@@ -10,6 +10,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+import compare  # noqa: E402
 import results  # noqa: E402
 
 
@@ -88,13 +89,20 @@ def test_steps_to_a_threshold_uses_the_trailing_100_episode_mean(tmp_path):
 
 
 def test_gain_is_a_ratio_unless_a_baseline_is_not_positive():
-    assert results.gain(np.array([1.0, 2.0]), np.array([1.5, 3.0])) == "1.50x [1.50, 1.50]"
-    # the ratio of the means (6 / 4), not the mean of the ratios per seed ((3 + 1) / 2); resamples of the two
-    # pairs give 3, 1.5 or 1
-    assert results.gain(np.array([1.0, 3.0]), np.array([3.0, 3.0])) == "1.50x [1.00, 3.00]"
+    five = np.ones(5)
+    assert results.gain(five, 1.5 * five) == "1.50x [1.50, 1.50]"
+    # the ratio of the means (12 / 8), not the mean of the ratios per seed ((3 + 3 + 1 + 1 + 1) / 5); the
+    # interval spans the resamples' ratios of means, from all-ratio-1 pairs (1) to all-ratio-3 pairs (3)
+    base, treat = np.array([1.0, 1.0, 2.0, 2.0, 2.0]), np.array([3.0, 3.0, 2.0, 2.0, 2.0])
+    assert results.gain(base, treat).startswith("1.50x [1.") and results.gain(base, treat).endswith("]")
+    low, high = compare.ratio_of_means_ci(treat, base)
+    assert 1.0 <= low < 1.5 < high <= 3.0
     assert results.gain(np.array([2.0]), np.array([3.0])) == "1.50x"  # one seed: no interval
+    # 2-4 seeds: a percentile bootstrap spans little more than the per-seed values, so no interval either
+    assert results.gain(np.array([1.0, 3.0, 2.0, 2.0]), np.array([3.0, 3.0, 2.0, 2.0])) == "1.25x"
     assert results.gain(np.array([-1.0]), np.array([2.0])) == "+3 (difference)"
-    assert results.gain(np.array([-1.0, 2.0]), np.array([1.0, 3.0])) == "+2 [+1, +2] (difference)"
+    assert results.gain(np.array([-1.0, 2.0]), np.array([1.0, 3.0])) == "+2 (difference)"
+    assert results.gain(np.array([-1.0, 2.0, 2.0, 2.0, 2.0]), np.array([1.0, 3.0, 3.0, 3.0, 3.0])) == "+1 [+1, +2] (difference)"
     assert results.gain(np.array([]), np.array([])) == "not run"
     keys, base, treat = results.paired({("E", 1): 2.0, ("E", 2): 4.0}, {("E", 2): 1.0, ("F", 1): 3.0}, lambda v: v)
     assert keys == [("E", 2)] and base.tolist() == [1.0] and treat.tolist() == [4.0]
@@ -180,7 +188,7 @@ def test_the_1m_dataset_kind_comparison_on_hand_made_runs(tmp_path):
     rows = {line.split(" | ")[0][2:]: line.split(" | ") for line in lines if line.startswith("| ") and "-v4" in line}
     assert rows["Walker2d-v4"][1:5] == ["1-3", "100 (seeds 1)", "40", "30"]  # seeds, PPO, DDPM, GMM means
     assert rows["Walker2d-v4"][5].startswith(f"{120 / 90:.2f}x")  # the ratio of the means, 40 / 30
-    assert rows["Hopper-v4"][5] == "1.00x [1.00, 1.00]" and rows["HalfCheetah-v4"][2] == "not run"
+    assert rows["Hopper-v4"][5] == "1.00x" and rows["HalfCheetah-v4"][2] == "not run"  # 3 seeds: no interval
     assert rows["Walker2d-v4"][6] == "1: 10 / 30, 2: 20 / 40, 3: 60 / 50 |"  # GMM / DDPM
     wins = lambda x, y: np.mean([[(a > b) + 0.5 * (a == b) for b in y] for a in x])  # noqa: E731
     hand = np.mean([wins(finals["ppo-dap"][env], finals["gmm-prior"][env]) for env in results.FIRST_THREE])
@@ -235,7 +243,7 @@ def test_the_dataset_kind_verdict_on_hand_made_runs(tmp_path):
     assert len(results.kind_runs(r, "single", "gmm-prior", long=True)) == 15
     lines = results.online_data_kinds(r)
     assert "| replay | Walker2d-v4 | 1-5 | 2.50x [2.50, 2.50] | 1.50x [1.50, 1.50] | 1.50x [1.50, 1.50] | " \
-        "1.50x [1.50, 1.50] (seeds 1-4) |" in lines  # ALC@40 / PPO's; the missing run's cell names its seeds
+        "1.50x (seeds 1-4) |" in lines  # ALC@40 / PPO's; the missing run's cell names its seeds (4: no interval)
     assert "| replay | Hopper-v4 | 1-5 | 2.50x [2.50, 2.50] | 1.50x [1.50, 1.50] | 1.50x [1.50, 1.50] | " \
         "1.50x [1.50, 1.50] |" in lines
     assert "| replay | Walker2d-v4 | 1-5 | 2.00x [2.00, 2.00] | 3.00x [3.00, 3.00] | 2.00x [2.00, 2.00] | " \
@@ -291,3 +299,17 @@ def test_not_on_dataset_names_each_prior_pretrained_on_other_data():
     record["files"]["two-policies/Ant-v4.npz"]["sha256"] = "0" * 64  # another Ant-v4 dataset
     assert results.not_on_dataset(priors, ["Hopper-v4", "Ant-v4"], record, "two-policies") == [
         "Ant-v4.pt", "Ant-v4-gmm.pt", "Ant-v4-gaussian.pt", "Ant-v4-knn.pt"]
+
+
+def test_no_gain_is_called_on_fewer_than_five_seeds_and_empty_interval_headers_drop_their_95():
+    """4 seeds, each ten times PPO's: the Student-t interval excludes 0, but no bootstrap interval exists,
+    so `above_one` calls nothing; with a fifth seed it calls the gain. A column whose cells have no
+    interval loses "[95%]" from its header; a column with one keeps it."""
+    base = np.array([1.0, 1.1, 0.9, 1.2, 1.0])
+    assert not results.above_one(base[:4], 10 * base[:4]) and results.above_one(base, 10 * base)
+    assert not results.above_one(base, 0.5 * base)
+    lines = results.table(["task", "a / PPO [95%]", "b / PPO [95%]"],
+                          [["E", results.gain(base[:3], 2 * base[:3]), results.gain(base, 2 * base)]])
+    assert lines[0] == "| task | a / PPO | b / PPO [95%] |"
+    assert lines[2] == "| E | 2.00x | 2.00x [2.00, 2.00] |"
+
