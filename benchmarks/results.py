@@ -1256,8 +1256,8 @@ def section_switches(r: Results) -> List[str]:
          "drop the adaptation",
          "[Ablations](#ablations-and-rpo)"],
         ["`--num-proposals`, `--proposal-states`", "(b) K and the share of states with proposals; four proposals "
-         "or 128 states learned as fast early as the defaults, 64 states slower, and none of them was measured "
-         "faster (below)", "[Rejected](#rejected-and-superseded)"],
+         "or 128 states learned as fast early as the defaults and took no less time; 64 states learned slower and "
+         "saved little time (below)", "[Rejected](#rejected-and-superseded)"],
         ["`--guidance-scale`", "(b) of the method (off by default); no clear gain measured",
          "[Ablations](#ablations-and-rpo)"],
         ["`--kl-coef`", "(d) of the method (off by default); no clear gain measured", "[Ablations](#ablations-and-rpo)"],
