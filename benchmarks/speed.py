@@ -97,10 +97,11 @@ def ratio_table(rows: list, kind: str, numerator: str, denominator: str) -> list
         mine = {r["seed"]: r["sps"] for r in rows if (r["kind"], r["env_id"], r["impl"]) == (kind, env_id, numerator)}
         base = {r["seed"]: r["sps"] for r in rows if (r["kind"], r["env_id"], r["impl"]) == (kind, env_id, denominator)}
         ratios = np.array([mine[s] / base[s] for s in sorted(mine)])
-        lo, hi = bootstrap_ci(ratios)
+        lo, hi = bootstrap_ci(ratios)  # nan below BOOTSTRAP_MIN_PAIRS pairs
         tlo, thi = student_t_ci(ratios)
+        boot = "none (too few pairs)" if np.isnan(lo) else f"[{lo:.3f}, {hi:.3f}]"
         lines.append(f"| {env_id} | {np.median(list(mine.values())):.0f} | {np.median(list(base.values())):.0f} | "
-                     f"{', '.join(f'{r:.3f}' for r in ratios)} | **{ratios.mean():.3f}** | [{lo:.3f}, {hi:.3f}] | "
+                     f"{', '.join(f'{r:.3f}' for r in ratios)} | **{ratios.mean():.3f}** | {boot} | "
                      f"[{tlo:.3f}, {thi:.3f}] |")
     return lines
 

@@ -19,7 +19,7 @@ def test_the_committed_page_equals_what_the_committed_runs_give():
 
 
 def copy_of_the_repository(tmp_path, copied=("shared_out_1m",)):
-    """What results.py reads: README.md, RESULTS.md and the folders named in `copied` copied, the other
+    """What results.py reads: RESULTS.md and the folders named in `copied` copied, the other
     results folders and the priors linked (they are only read)."""
     root = tmp_path / "repo"
     results = root / "benchmarks" / "results"
@@ -31,8 +31,7 @@ def copy_of_the_repository(tmp_path, copied=("shared_out_1m",)):
         else:
             os.symlink(source, results / name)
     os.symlink(os.path.join(ROOT, "priors"), root / "priors")
-    for name in ("README.md", "RESULTS.md"):
-        shutil.copy(os.path.join(ROOT, name), root / name)
+    shutil.copy(os.path.join(ROOT, "RESULTS.md"), root / "RESULTS.md")
     return root
 
 
