@@ -1089,10 +1089,11 @@ def online_data_kinds(r: Results) -> List[str]:
     # the verdict: the DDPM against each cheaper prior, over the three tasks
     cheaper = list(PRIOR_VARIANTS.items())[1:]
     rows, leads, sentences, pending, seeds_by_kind, earns, alc_seeds_of = [], {}, [], [], {}, [], {}
+    alc_judged, alc_earns = [], []  # kinds with an ALC@40 verdict; those where the DDPM leads every cheaper prior
     for kind in kinds:
         # per metric, the same seeds for every comparison: those every task and prior kind has
         common = {name: common_seeds([runs[name][kind][v] for v in PRIOR_VARIANTS], FIRST_THREE) for name in metrics}
-        cells, ahead, behind, probabilities, alc_standing = [], [], [], [], {}
+        cells, ahead, behind, probabilities, alc_standing = [], [], [], [], {}  # alc_standing: {label: standing}
         for variant, label in cheaper:
             texts = []
             for name, (_, metric) in metrics.items():
@@ -1117,6 +1118,9 @@ def online_data_kinds(r: Results) -> List[str]:
             continue
         seeds_by_kind[kind], leads[kind] = seeds, min(probabilities)  # the DDPM against its best cheaper rival
         earns += [kind] if len(ahead) == len(cheaper) else []
+        if len(alc_standing) == len(cheaper):  # an ALC@40 verdict on VERDICT_SEEDS seeds
+            alc_judged.append(kind)
+            alc_earns += [kind] if all(st == "ahead of" for st in alc_standing.values()) else []
         even = [label for _, label in cheaper if label not in ahead + behind]
         sentences.append(f"**{kind}**: the DDPM is " + standings_text(ahead, behind, even)
                          + (f"; on the paper's ALC@40, " + standings_text(
@@ -1139,6 +1143,10 @@ def online_data_kinds(r: Results) -> List[str]:
         else:
             sentences.append(f"**Early on, the DDPM does not earn its cost on any of these {len(leads)} kinds of "
                              "data**: on none is it ahead of every cheaper prior.")
+    if alc_judged:
+        sentences.append(f"On the paper's ALC@40 (deterministic evaluation), the DDPM is ahead of every cheaper prior "
+                         + (f"only on {', '.join(alc_earns)} data." if alc_earns else
+                            f"on none of the {len(alc_judged)} kinds of data."))
     if pending:
         sentences.append(f"No verdict in words on {', '.join(pending)}: it needs {VERDICT_SEEDS} seeds on every task.")
     if any(len(alc_seeds_of[k]) < VERDICT_SEEDS for k in seeds_by_kind):

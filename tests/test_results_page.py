@@ -254,6 +254,9 @@ def test_the_dataset_kind_verdict_on_hand_made_runs(tmp_path):
     assert "**replay**: the DDPM is behind GMM, retrieval; not distinguishable from Gaussian." in verdict
     assert "On the paper's ALC@40 a kind gets a verdict in words once every task and prior kind has 5 seeds" in verdict
     assert "largest on **single** (1.00, against the " in verdict and "earns its cost only on single data" in verdict
+    # ALC@40 judges single only (replay lacks a seed), and there the DDPM is behind: ahead on none of 1 kind
+    assert "On the paper's ALC@40 (deterministic evaluation), the DDPM is ahead of every cheaper prior on none of " \
+        "the 1 kinds of data." in verdict
     assert verdict.endswith("Seeds in the verdict (those every task and prior kind has): 1-5.")
     assert "| DDPM | 0.00 [0.00, 0.00] |" in lines  # P(replay > single) for the DDPM: 2 against 4 on every seed
     assert "| GMM | 0.50 [0.50, 0.50] |" in lines and "| retrieval | 1.00 [1.00, 1.00] |" in lines
