@@ -1342,7 +1342,7 @@ def section_rejected(r: Results) -> List[str]:
         variant = forty(r, [folder], "ppo-dap")
         entries.append((name, "AULC@40 / PPO, variant (that commit's defaults and priors): "
                         + against_defaults(r, variant, dap40, ppo40) + "; training time at 40 iterations / the "
-                        "defaults' (not side by side, so rough): " + times_over(r, variant, dap40), folder))
+                        "defaults' (not side by side, so rough): " + "; ".join(f"{env} {g}" for env, g in times_over(r, variant, dap40).items()), folder))
     old40 = {**forty(r, ["aulc40_release"], "ppo-dap"), **forty(r, ["aulc40_strong"], "ppo-dap")}
     old40 = {k: v for k, v in old40.items() if k[0] == "Walker2d-v4" or "aulc40_strong" in v.path}
     base40 = {**forty(r, ["aulc40_release"], "ppo"), **forty(r, ["aulc40_strong"], "ppo")}
@@ -1351,12 +1351,13 @@ def section_rejected(r: Results) -> List[str]:
         _, b, t = paired(of_env(old40, env), of_env(base40, env), r.aulc40)
         _, bd, td = paired(of_env(dap40, env), of_env(ppo40, env), r.aulc40)
         cells.append(f"{env} {gain(b, t)} ({gain(bd, td)})")
-    old_time, new_time = times_over(r, old40, base40).split("; "), times_over(r, dap40, ppo40).split("; ")
+    current_time = times_over(r, dap40, ppo40)
     entries.append(("The earlier form of the (d) terms (every minibatch took them over all the proposal states)",
                     "AULC@40 / PPO, seeds 1-5, earlier form (current form, same priors, "
                     "[`aulc40_shared_out`](#runs-aulc40-shared-out)): " + "; ".join(cells) + "; training time at 40 "
-                    "iterations / PPO's, each beside PPO: " + "; ".join(f"{o} ({n.split(' ', 1)[1]})" for o, n in
-                                                                        zip(old_time, new_time)), "aulc40_release"))
+                    "iterations / PPO's, each beside PPO: " + "; ".join(f"{env} {g} ({current_time[env]})" for env, g in
+                                                                        times_over(r, old40, base40).items()),
+                    "aulc40_release"))
     gauss = {**forty(r, ["gaussian_40it", "gaussian_40it_seed3", "gaussian_40it_halfcheetah"], "gaussian-prior")}
     ddpm = forty(r, ["aulc40_release"], "ppo-dap")
     keys, b, t = paired(gauss, ddpm, r.aulc40)
@@ -1371,13 +1372,14 @@ def section_rejected(r: Results) -> List[str]:
     return lines + [""]
 
 
-def times_over(r: Results, runs: dict, base: dict) -> str:
-    """Per task: the ratio of the mean training times at 40 iterations, runs / base, on the seeds both have."""
-    cells = []
+def times_over(r: Results, runs: dict, base: dict) -> Dict[str, str]:
+    """{task of FIRST_THREE: the ratio of the mean training times at 40 iterations, runs / base, on the seeds
+    both have}."""
+    times = {}
     for env in FIRST_THREE:
         _, b, t = paired(of_env(runs, env), of_env(base, env), lambda run: r.train_s(run, 40))
-        cells.append(f"{env} {gain(b, t)}")
-    return "; ".join(cells)
+        times[env] = gain(b, t)
+    return times
 
 
 def against_defaults(r: Results, variant: dict, defaults: dict, ppo: dict) -> str:
